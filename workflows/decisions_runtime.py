@@ -1,0 +1,45 @@
+"""Business rule tasks at run time: find the decision (Camunda binding rules), evaluate it, map its result.
+
+The audit trail records which decision version was used, for which evaluation date, and which rules matched,
+so that every eligibility decision can be checked against the law it encodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from workflows import decisions, definitions
+from workflows.context import Ctx
+from workflows.engine.scripting import EngineContext, StepError
+
+if TYPE_CHECKING:
+    from workflows.engine import EngineTask as Task
+
+
+def run_decision(ctx: Ctx, definition: definitions.DefinitionInfo, engine: EngineContext, task: Task,
+                 attributes: Mapping[str, Any], data: dict[str, Any]) -> None:
+    element = getattr(task.task_spec, "bpmn_id", None)
+    key = str(task.workflow.script_engine.evaluate_text(task, attributes.get("decision_ref", "")))
+    version = attributes.get("decision_ref_version")
+    resolved = definitions.resolve_decision(
+        ctx, key, binding=attributes.get("decision_ref_binding") or "latest",
+        version=int(task.workflow.script_engine.evaluate_text(task, version)) if version else None,
+        version_tag=attributes.get("decision_ref_version_tag"), deployment_id=definition.deployment_id,
+        tenant_id=definition.tenant_id)
+    if resolved is None:
+        raise StepError(f"The decision {key!r} is not deployed.", element_id=element, task_id=str(task.id))
+    row, decision, siblings = resolved
+    try:
+        result = decisions.evaluate_in(siblings, decision.key, data, helpers=engine.helpers)
+        value = decisions.map_decision_result(result, attributes.get("map_decision_result") or "resultList")
+    except Exception as error:
+        raise StepError(f"Decision {key!r} failed: {error}", element_id=element, task_id=str(task.id)) from error
+    if attributes.get("result_variable"):
+        data[attributes["result_variable"]] = value
+    engine.record("decision_evaluated", element_id=element, task_id=str(task.id), decision_key=row.key,
+                  decision_id=row.id, decision_version=row.version, version_tag=row.version_tag,
+                  evaluated_at=engine.now.isoformat(),
+                  matched_rules=[{"id": m.id, "index": m.index, "annotation": m.annotation}
+                                 for m in result.matched_rules],
+                  result_variable=attributes.get("result_variable"))

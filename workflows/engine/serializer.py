@@ -1,0 +1,123 @@
+"""Serialize specs once per version and instance state without its spec.
+
+A spec is parsed at deploy time, serialized once and stored by content hash. Instance state is stored without
+the spec (most of a naive serialization is spec); on load, the spec objects come from a per-process cache keyed
+by that hash. Specs are immutable after parsing, so sharing them between workflows is safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from copy import deepcopy
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, MultiInstanceTaskConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+
+from workflows.engine import specs
+
+SERIALIZER_VERSION = f"kimflow-1+spiff-{SPIFF_FORMAT}"
+
+
+class KimWorkflowConverter(BpmnWorkflowConverter):
+    """The top-level workflow without its spec: the spec comes from the version's stored bundle."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any], bundle: SpecBundle | None = None) -> BpmnWorkflow:
+        if bundle is None:
+            raise ValueError("instance state is stored without its spec: pass the spec bundle")
+        workflow = self.target_class(bundle.spec, dict(bundle.subprocess_specs), deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _config() -> dict[Any, Any]:
+    config = deepcopy(DEFAULT_CONFIG)
+    config[BpmnWorkflow] = KimWorkflowConverter
+    tasks: tuple[type, ...] = (specs.PassThroughTask, specs.ExternalTaskSpec, specs.CallActivitySpec,
+                               specs.DecisionTaskSpec)
+    config.update(dict.fromkeys(tasks, BpmnTaskSpecConverter))
+    config.update(dict.fromkeys((specs.KimParallelMultiInstance, specs.KimSequentialMultiInstance),
+                                MultiInstanceTaskConverter))
+    config.update(dict.fromkeys(specs.TIMER_CLASSES.values(), TimerConditionalEventDefinitionConverter))
+    return config
+
+
+_REGISTRY = BpmnWorkflowSerializer.configure(_config())
+_ENCODER = create_encoder(_REGISTRY, None)
+
+
+def _dumps(value: Any) -> str:
+    _REGISTRY._encoder_mode = True
+    try:
+        return json.dumps(value, cls=_ENCODER, separators=(",", ":"))
+    finally:
+        _REGISTRY._encoder_mode = False
+
+
+@dataclass(frozen=True)
+class SpecBundle:
+    """A process spec with the specs of its embedded subprocesses; `hash` identifies its content."""
+
+    hash: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+def dump_specs(spec: Any, subprocess_specs: dict[str, Any]) -> tuple[str, str]:
+    """(content hash, serialized bundle) of a freshly parsed spec."""
+    text = _dumps({
+        "spec": _REGISTRY.convert(spec),
+        "subprocess_specs": {name: _REGISTRY.convert(s) for name, s in subprocess_specs.items()},
+    })
+    return hashlib.sha256(text.encode()).hexdigest(), text
+
+
+@lru_cache(maxsize=256)
+def load_specs(spec_hash: str, text: str) -> SpecBundle:
+    """Restore a stored bundle once per process; later calls with the same hash reuse the objects."""
+    dct = json.loads(text)
+    spec = _REGISTRY.restore(dct["spec"])
+    subprocess_specs = {name: _REGISTRY.restore(s) for name, s in dct["subprocess_specs"].items()}
+    return SpecBundle(spec_hash, spec, subprocess_specs)
+
+
+def bundle_from_parse(spec: Any, subprocess_specs: dict[str, Any]) -> tuple[SpecBundle, str]:
+    """Round-trip a parsed spec through its serialization, so that runs always use restored specs."""
+    spec_hash, text = dump_specs(spec, subprocess_specs)
+    return load_specs(spec_hash, text), text
+
+
+def state_to_dict(workflow: BpmnWorkflow) -> dict[str, Any]:
+    return _REGISTRY.convert(workflow)
+
+
+def state_from_dict(dct: dict[str, Any], bundle: SpecBundle) -> BpmnWorkflow:
+    return _REGISTRY.restore(deepcopy(dct), bundle=bundle)
+
+
+def dump_state(workflow: BpmnWorkflow) -> str:
+    return _dumps(state_to_dict(workflow))
+
+
+def load_state(text: str, bundle: SpecBundle) -> BpmnWorkflow:
+    return _REGISTRY.restore(json.loads(text), bundle=bundle)

@@ -1,0 +1,86 @@
+"""The process_instance row: read into a plain record, written with explicit, revision-checked statements.
+
+Every engine command reads one instance row and writes it back. Doing that with two driver-level statements
+instead of the ORM's identity map and unit of work was measured to halve the database CPU of a command, and it
+makes the optimistic lock explicit: `save` updates WHERE revision = the revision that was read, and a command
+that lost a race gets a ConflictError before it writes anything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from workflows import fastsql, schema
+from workflows.errors import ConflictError
+
+TABLE = schema.table(schema.ProcessInstance)
+
+
+@dataclass
+class InstanceRecord:
+    id: str
+    definition_id: str
+    definition_key: str
+    business_key: str | None
+    tenant_id: str | None
+    state: str
+    revision: int
+    started_at: datetime
+    started_by: str | None
+    ended_at: datetime | None
+    end_reason: str | None
+    last_activity_at: datetime
+    super_instance_id: str | None
+    super_task_id: str | None
+    open_incidents: int
+    projection: dict[str, Any]
+    serializer_version: str
+    engine_state: str
+    _stored: bool = field(default=False, repr=False)
+
+
+COLUMNS = tuple(f.name for f in fields(InstanceRecord) if not f.name.startswith("_"))
+MUTABLE = ("state", "ended_at", "end_reason", "last_activity_at", "projection", "engine_state")
+
+
+def load(session: Session, instance_id: str) -> InstanceRecord | None:
+    values = fastsql.select_one(session, TABLE, COLUMNS, id=instance_id)
+    if values is None:
+        return None
+    return InstanceRecord(**values, _stored=True)
+
+
+def load_many(session: Session, **equal: Any) -> list[InstanceRecord]:
+    return [InstanceRecord(**values, _stored=True) for values in fastsql.select_all(session, TABLE, COLUMNS, **equal)]
+
+
+def save(session: Session, record: InstanceRecord) -> None:
+    """Insert a new record, or update a stored one if nobody changed it since it was read."""
+    if not record._stored:
+        fastsql.insert(session, TABLE, [{name: getattr(record, name) for name in COLUMNS}])
+        record._stored = True
+        return
+    values = {name: getattr(record, name) for name in MUTABLE}
+    if not fastsql.update_checked(session, TABLE, values, id=record.id, revision=record.revision):
+        raise ConflictError(f"Process instance {record.id} was changed by someone else in the meantime; "
+                            "reload and try again.")
+    record.revision += 1
+
+
+def adjust_incidents(session: Session, instance_id: str, delta: int) -> None:
+    """Count incidents up or down without touching the revision (counters do not conflict)."""
+    session.execute(sa.update(TABLE).where(TABLE.c.id == instance_id)
+                    .values(open_incidents=sa.func.max(TABLE.c.open_incidents + delta, 0)
+                            if session.get_bind().dialect.name == "sqlite"
+                            else sa.func.greatest(TABLE.c.open_incidents + delta, 0)))
+
+
+def as_dict(record: InstanceRecord) -> dict[str, Any]:
+    values = asdict(record)
+    values.pop("_stored", None)
+    return values
