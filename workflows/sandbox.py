@@ -123,6 +123,12 @@ def compile_expression(text: str) -> Expression:
     return Expression(text, tree, frozenset(_free_names(tree)))
 
 
+def compile_tree(source: str, tree: ast.expr) -> Expression:
+    """An Expression from a tree another language's parser built (workflows.feel), checked like any other."""
+    _validate(tree, source, EXPRESSION_NODES)
+    return Expression(source, tree, frozenset(_free_names(tree)))
+
+
 @lru_cache(maxsize=2048)
 def compile_script(text: str) -> Script:
     module = _parse(_dedent(text or ""), "exec")
@@ -233,6 +239,14 @@ SAFE_BUILTINS: dict[str, Callable[..., Any]] = {
 _LIMITS: list[Limits] = [Limits()]
 
 
+@lru_cache(maxsize=1)
+def _internal_operations() -> dict[str, Callable[..., Any]]:
+    """The `$` operations translated JUEL and FEEL trees call (model source can never name them)."""
+    from workflows import feel_functions, juel
+
+    return {**juel.OPERATIONS, **feel_functions.OPERATIONS}
+
+
 def _current_limits() -> Limits:
     return _LIMITS[-1]
 
@@ -261,9 +275,7 @@ class _Interpreter:
         self.scopes: list[dict[str, Any]] = []
         self.steps = 0
         self.deadline = 0.0
-        from workflows import juel
-
-        self.internal = juel.OPERATIONS
+        self.internal = _internal_operations()
 
     # --- budget and errors ---------------------------------------------------------------------------------
 
@@ -297,10 +309,10 @@ class _Interpreter:
             raise SandboxViolation(f"{type(node).__name__} is not allowed.")
         return method(node)
 
-    def _Constant(self, node: ast.Constant) -> Any:  # noqa: N802 - dispatch by AST class name
+    def _Constant(self, node: ast.Constant) -> Any:
         return node.value
 
-    def _Name(self, node: ast.Name) -> Any:  # noqa: N802
+    def _Name(self, node: ast.Name) -> Any:
         value = self.lookup(node.id)
         if value is _MISSING:
             raise ExpressionError(f"name {node.id!r} is not defined")
@@ -318,7 +330,7 @@ class _Interpreter:
             return self.internal[name]
         return SAFE_BUILTINS.get(name, _MISSING)
 
-    def _BoolOp(self, node: ast.BoolOp) -> Any:  # noqa: N802
+    def _BoolOp(self, node: ast.BoolOp) -> Any:
         value: Any = None
         for operand in node.values:
             value = self.eval(operand)
@@ -328,15 +340,15 @@ class _Interpreter:
                 return value
         return value
 
-    def _BinOp(self, node: ast.BinOp) -> Any:  # noqa: N802
+    def _BinOp(self, node: ast.BinOp) -> Any:
         left, right = self.eval(node.left), self.eval(node.right)
         _guard_binary(type(node.op), left, right, self.limits)
         return _BINARY[type(node.op)](left, right)
 
-    def _UnaryOp(self, node: ast.UnaryOp) -> Any:  # noqa: N802
+    def _UnaryOp(self, node: ast.UnaryOp) -> Any:
         return _UNARY[type(node.op)](self.eval(node.operand))
 
-    def _Compare(self, node: ast.Compare) -> Any:  # noqa: N802
+    def _Compare(self, node: ast.Compare) -> Any:
         left = self.eval(node.left)
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = self.eval(comparator)
@@ -345,16 +357,16 @@ class _Interpreter:
             left = right
         return True
 
-    def _IfExp(self, node: ast.IfExp) -> Any:  # noqa: N802
+    def _IfExp(self, node: ast.IfExp) -> Any:
         return self.eval(node.body) if self.eval(node.test) else self.eval(node.orelse)
 
-    def _List(self, node: ast.List) -> Any:  # noqa: N802
+    def _List(self, node: ast.List) -> Any:
         return self._sized(self._elements(node.elts))
 
-    def _Tuple(self, node: ast.Tuple) -> Any:  # noqa: N802
+    def _Tuple(self, node: ast.Tuple) -> Any:
         return tuple(self._elements(node.elts))
 
-    def _Set(self, node: ast.Set) -> Any:  # noqa: N802
+    def _Set(self, node: ast.Set) -> Any:
         return set(self._elements(node.elts))
 
     def _elements(self, nodes: list[ast.expr]) -> list[Any]:
@@ -366,7 +378,7 @@ class _Interpreter:
                 values.append(self.eval(element))
         return values
 
-    def _Dict(self, node: ast.Dict) -> Any:  # noqa: N802
+    def _Dict(self, node: ast.Dict) -> Any:
         result: dict[Any, Any] = {}
         for key, value in zip(node.keys, node.values, strict=True):
             if key is None:
@@ -375,22 +387,18 @@ class _Interpreter:
                 result[self.eval(key)] = self.eval(value)
         return self._sized(result)
 
-    def _Subscript(self, node: ast.Subscript) -> Any:  # noqa: N802
+    def _Subscript(self, node: ast.Subscript) -> Any:
         return self.eval(node.value)[self.eval(node.slice)]
 
-    def _Slice(self, node: ast.Slice) -> Any:  # noqa: N802
+    def _Slice(self, node: ast.Slice) -> Any:
         return slice(*(self.eval(part) if part is not None else None for part in (node.lower, node.upper, node.step)))
 
-    def _Attribute(self, node: ast.Attribute) -> Any:  # noqa: N802
+    def _Attribute(self, node: ast.Attribute) -> Any:
         return attribute(self.eval(node.value), node.attr)
 
-    def _Call(self, node: ast.Call) -> Any:  # noqa: N802
-        if isinstance(node.func, ast.Name) and node.func.id == "$var":  # a JUEL identifier
-            name = node.args[0].value  # type: ignore[attr-defined]
-            value = self.lookup(name)
-            if value is _MISSING:
-                raise ExpressionError(f"Cannot resolve identifier '{name}'")
-            return value
+    def _Call(self, node: ast.Call) -> Any:
+        if isinstance(node.func, ast.Name) and node.func.id in ("$var", "$fvar"):  # a JUEL or FEEL name
+            return self._identifier(node.func.id, node.args[0].value)  # type: ignore[attr-defined]
         function = self.eval(node.func)
         args = self._elements(node.args)
         kwargs = {k.arg: self.eval(k.value) for k in node.keywords if k.arg}
@@ -400,14 +408,23 @@ class _Interpreter:
             raise SandboxViolation("only helpers, safe builtins and allowed methods can be called.")
         return self._sized(function(*args, **kwargs))
 
+    def _identifier(self, kind: str, name: str) -> Any:
+        if kind == "$fvar":  # FEEL: a name that is not defined is null; helpers are functions, not values
+            return next((scope[name] for scope in reversed(self.scopes) if name in scope),
+                        self.variables.get(name))
+        value = self.lookup(name)
+        if value is _MISSING:
+            raise ExpressionError(f"Cannot resolve identifier '{name}'")
+        return value
+
     def _may_call(self, function: Any) -> bool:
         known = list(self.helpers.values()) + list(SAFE_BUILTINS.values()) + list(self.internal.values())
         return any(function is candidate for candidate in known)
 
-    def _JoinedStr(self, node: ast.JoinedStr) -> Any:  # noqa: N802
+    def _JoinedStr(self, node: ast.JoinedStr) -> Any:
         return self._sized("".join(str(self.eval(part)) for part in node.values))
 
-    def _FormattedValue(self, node: ast.FormattedValue) -> Any:  # noqa: N802
+    def _FormattedValue(self, node: ast.FormattedValue) -> Any:
         value = self.eval(node.value)
         if node.conversion == ord("r"):
             value = repr(value)
@@ -416,16 +433,16 @@ class _Interpreter:
             raise SandboxViolation("format specification too long.")
         return format(value, spec)
 
-    def _ListComp(self, node: ast.ListComp) -> Any:  # noqa: N802
+    def _ListComp(self, node: ast.ListComp) -> Any:
         return self._sized([value for value in self._comprehend(node.generators, lambda: self.eval(node.elt))])
 
-    def _GeneratorExp(self, node: ast.GeneratorExp) -> Any:  # noqa: N802
+    def _GeneratorExp(self, node: ast.GeneratorExp) -> Any:
         return self._ListComp(node)  # type: ignore[arg-type]
 
-    def _SetComp(self, node: ast.SetComp) -> Any:  # noqa: N802
+    def _SetComp(self, node: ast.SetComp) -> Any:
         return self._sized(set(self._comprehend(node.generators, lambda: self.eval(node.elt))))
 
-    def _DictComp(self, node: ast.DictComp) -> Any:  # noqa: N802
+    def _DictComp(self, node: ast.DictComp) -> Any:
         pairs = self._comprehend(node.generators, lambda: (self.eval(node.key), self.eval(node.value)))
         return self._sized(dict(pairs))
 
@@ -465,44 +482,44 @@ class _Interpreter:
             method = getattr(self, "_stmt_" + type(statement).__name__)
             method(statement)
 
-    def _stmt_Expr(self, node: ast.Expr) -> None:  # noqa: N802
+    def _stmt_Expr(self, node: ast.Expr) -> None:
         self.eval(node.value)
 
-    def _stmt_Pass(self, node: ast.Pass) -> None:  # noqa: N802
+    def _stmt_Pass(self, node: ast.Pass) -> None:
         return None
 
-    def _stmt_Break(self, node: ast.Break) -> None:  # noqa: N802
+    def _stmt_Break(self, node: ast.Break) -> None:
         raise _Break
 
-    def _stmt_Continue(self, node: ast.Continue) -> None:  # noqa: N802
+    def _stmt_Continue(self, node: ast.Continue) -> None:
         raise _Continue
 
-    def _stmt_Assign(self, node: ast.Assign) -> None:  # noqa: N802
+    def _stmt_Assign(self, node: ast.Assign) -> None:
         value = self.eval(node.value)
         for target in node.targets:
             self.bind(target, value, self.variables)
 
-    def _stmt_AnnAssign(self, node: ast.AnnAssign) -> None:  # noqa: N802
+    def _stmt_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
             self.bind(node.target, self.eval(node.value), self.variables)
 
-    def _stmt_AugAssign(self, node: ast.AugAssign) -> None:  # noqa: N802
+    def _stmt_AugAssign(self, node: ast.AugAssign) -> None:
         current = self.eval(_as_load(node.target))
         value = self.eval(node.value)
         _guard_binary(type(node.op), current, value, self.limits)
         self.bind(node.target, self._sized(_BINARY[type(node.op)](current, value)), self.variables)
 
-    def _stmt_Delete(self, node: ast.Delete) -> None:  # noqa: N802
+    def _stmt_Delete(self, node: ast.Delete) -> None:
         for target in node.targets:
             if isinstance(target, ast.Name):
                 self.variables.pop(target.id, None)
             elif isinstance(target, ast.Subscript):
                 del self.eval(target.value)[self.eval(target.slice)]
 
-    def _stmt_If(self, node: ast.If) -> None:  # noqa: N802
+    def _stmt_If(self, node: ast.If) -> None:
         self.exec_block(node.body if self.eval(node.test) else node.orelse)
 
-    def _stmt_For(self, node: ast.For) -> None:  # noqa: N802
+    def _stmt_For(self, node: ast.For) -> None:
         for item in list(self.eval(node.iter)):
             self.bind(node.target, item, self.variables)
             try:
@@ -513,7 +530,7 @@ class _Interpreter:
                 continue
         self.exec_block(node.orelse)
 
-    def _stmt_While(self, node: ast.While) -> None:  # noqa: N802
+    def _stmt_While(self, node: ast.While) -> None:
         while self.eval(node.test):
             try:
                 self.exec_block(node.body)
@@ -558,11 +575,16 @@ def attribute(value: Any, name: str) -> Any:
 MAX_POWER_BITS = 4096
 
 
+def _huge_power(left: Any, right: Any) -> bool:
+    if not (isinstance(left, int) and isinstance(right, int)) or isinstance(left, bool):
+        return False
+    return right > 0 and abs(left) > 1 and right * max(abs(left).bit_length(), 1) > MAX_POWER_BITS
+
+
 def _guard_binary(op: type, left: Any, right: Any, limits: Limits) -> None:
     """Refuse results that would be huge before computing them (9**9**9, 'a' * 10**9)."""
-    if op is ast.Pow and isinstance(left, int) and isinstance(right, int) and not isinstance(left, bool):
-        if right > 0 and abs(left) > 1 and right * max(abs(left).bit_length(), 1) > MAX_POWER_BITS:
-            raise SandboxViolation(f"{left} ** {right} is too large.")
+    if op is ast.Pow and _huge_power(left, right):
+        raise SandboxViolation(f"{left} ** {right} is too large.")
     if op is ast.Mult:
         for sequence, count in ((left, right), (right, left)):
             if isinstance(sequence, str | list | tuple) and isinstance(count, int) and \
