@@ -34,7 +34,7 @@ class Loaded:
     workflow: EngineWorkflow
     engine: EngineContext
     failed: dict[str, dict[str, Any]]  # steps that failed: attempts, retry time, incident (see jobs)
-    after_save: list[Callable[[], None]] = field(default_factory=list)  # writes that refer to the saved row
+    after_save: list[Callable[[], object]] = field(default_factory=list)  # writes that refer to the saved row
 
     @property
     def id(self) -> str:

@@ -11,8 +11,8 @@ dates/datetimes (compare them directly) or ISO strings where a variable is meant
 - add_duration(moment, text) calendar-correct addition (P3M on 31 Jan gives 30 Apr)
 - days_between(a, b), years_between(a, b)      whole days; completed years (age checks: 26 vs 27)
 - iso(value)                 a date/datetime as ISO text (for storing in a variable)
-Deadline helpers (frist, frist_ende, add_working_days, naechster_werktag, is_working_day) come from
-workflows.calendar when the office calendar is configured.
+Deadline helpers (frist, frist_ende, add_working_days, naechster_werktag, is_working_day, feiertag) come from
+workflows.calendar (public holidays of the Land plus the office's closing days in config/calendar.toml).
 """
 
 from __future__ import annotations
@@ -70,10 +70,13 @@ def _duration(text: Any) -> Duration:
 
 def default_helpers(now: Callable[[], datetime], tz: str = "Europe/Berlin") -> dict[str, Helper]:
     def add_duration(moment: Any, text: Any) -> Any:
-        if isinstance(moment, date) and not isinstance(moment, datetime) or (isinstance(moment, str)
+        if (isinstance(moment, date) and not isinstance(moment, datetime)) or (isinstance(moment, str)
                                                                                and len(moment) == 10):
             return _duration(text).add_to_date(as_date(moment, tz))
         return _duration(text).add_to(_as_moment(moment, tz), tz)
+
+    def make_date(year: int, month: int, day: int) -> date:
+        return date(year, month, day)
 
     def make_datetime(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
         return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(tz)).astimezone(UTC)
@@ -81,7 +84,7 @@ def default_helpers(now: Callable[[], datetime], tz: str = "Europe/Berlin") -> d
     return {
         "now": now,
         "today": lambda: now().astimezone(ZoneInfo(tz)).date(),
-        "date": lambda year, month, day: date(year, month, day),
+        "date": make_date,
         "datetime": make_datetime,
         "parse_date": lambda text: as_date(text, tz),
         "parse_datetime": lambda text: _as_moment(text, tz),

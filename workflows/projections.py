@@ -36,7 +36,7 @@ VARIABLE = schema.table(schema.ProcessVariable)
 class Writes:
     """Statements that bring the projections up to date, run after the instance row's revision check."""
 
-    operations: list[Callable[[Session], None]] = field(default_factory=list)
+    operations: list[Callable[[Session], object]] = field(default_factory=list)
 
     def insert(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         self.operations.append(lambda session: fastsql.insert(session, table, rows))

@@ -46,7 +46,7 @@ def _data_of(task: Task) -> dict[str, Any]:
     """A join waiting for other branches holds old data; the branch that arrived carries the news."""
     if task.has_state(TaskState.WAITING) and isinstance(task.task_spec, Join) and task.parent is not None:
         return {**task.data, **task.parent.data}
-    return task.data  # type: ignore[no-any-return]
+    return task.data
 
 
 def _hidden_names(workflow: BpmnWorkflow) -> set[str]:

@@ -254,7 +254,7 @@ def note_child(task: Task, child_instance_id: str) -> None:
 
 
 def child_of(task: Task) -> str | None:
-    return task.internal_data.get("kim_child")  # type: ignore[no-any-return]
+    return task.internal_data.get("kim_child")
 
 
 def is_finished(task: Task) -> bool:
