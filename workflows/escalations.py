@@ -72,6 +72,7 @@ def scan(ctx: Ctx, config: EscalationConfig, add_working_days: Any, *, limit: in
         if now >= _teamleitung_moment(task.due_at, policy, add_working_days, ctx.settings.timezone):
             _escalate(ctx, task, policy)
             report.escalated += 1
+    ctx.session.flush()  # the backlog count reads the levels just raised (sessions do not autoflush)
     report.backlog_alerts = _backlogs(ctx, config)
     return report
 

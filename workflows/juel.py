@@ -108,6 +108,10 @@ def _scan_word(text: str, index: int, tokens: list[Token], offset: int) -> int:
         tokens.append(Token("op", WORD_OPERATORS[word], offset + index))
     elif word in FORBIDDEN_WORDS:
         raise JuelError(f"'{word}' is not supported in kimflow's JUEL (position {offset + index + 1}).")
+    elif word.startswith("_"):
+        raise JuelError(f"names starting with '_' are not allowed ('{word}' at position {offset + index + 1}).")
+    elif word == "T" and text[end:].lstrip().startswith("("):
+        raise JuelError(f"T(...) type references (Spring EL) are not JUEL (position {offset + index + 1}).")
     else:
         tokens.append(Token("name", word, offset + index))
     return end
@@ -309,6 +313,8 @@ def _closing_brace(text: str, index: int) -> int:
         elif char == "}":
             return index
         index += 1
+    if quote:
+        raise JuelError(f"JUEL: Unterminated string (a {quote} is not closed).")
     raise JuelError("JUEL: '${' without a closing '}'.")
 
 

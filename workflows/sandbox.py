@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from workflows.durations import Duration
 from workflows.errors import EvaluationTimeout, ExpressionError, SandboxViolation
 
 
@@ -59,6 +60,7 @@ ALLOWED_ATTRIBUTES: list[tuple[type | tuple[type, ...], frozenset[str]]] = [
     (date, frozenset(_DATE_ATTRS)),
     (timedelta, frozenset(_TIMEDELTA_ATTRS)),
     (tuple, frozenset({"count", "index"})),
+    (Duration, frozenset({"years", "months", "days", "seconds", "negative", "is_zero"})),
 ]
 ALL_ATTRIBUTE_NAMES = frozenset().union(*(names for _kind, names in ALLOWED_ATTRIBUTES))
 
