@@ -37,6 +37,8 @@ RESERVED = {"if", "then", "else", "for", "in", "return", "some", "every", "satis
 INPUT_NAME = "?"
 MAX_TEXT = 20_000
 
+DIGITS = frozenset("0123456789")  # str.isdigit() also accepts "²", which int() refuses
+
 
 @dataclass(frozen=True)
 class Token:
@@ -83,7 +85,7 @@ def _scan(text: str, index: int, tokens: list[Token]) -> int:
     if skipped != index:
         return skipped
     char = text[index]
-    if char.isdigit() or (char == "." and index + 1 < len(text) and text[index + 1].isdigit()):
+    if char in DIGITS or (char == "." and index + 1 < len(text) and text[index + 1] in DIGITS):
         return _scan_number(text, index, tokens)
     if char == '"':
         return _scan_string(text, index, tokens, "string")
@@ -96,11 +98,11 @@ def _scan(text: str, index: int, tokens: list[Token]) -> int:
 
 def _scan_number(text: str, index: int, tokens: list[Token]) -> int:
     end = index
-    while end < len(text) and text[end].isdigit():
+    while end < len(text) and text[end] in DIGITS:
         end += 1
     if text.startswith(".", end) and not text.startswith("..", end):
         end += 1
-        while end < len(text) and text[end].isdigit():
+        while end < len(text) and text[end] in DIGITS:
             end += 1
     literal = text[index:end]
     tokens.append(Token("number", float(literal) if "." in literal else int(literal), index))

@@ -39,6 +39,8 @@ SYMBOLS = ("&&", "||", "==", "!=", "<=", ">=", "!", "<", ">", "+", "-", "*", "/"
 KEYWORDS = {"true": True, "false": False, "null": None}
 FORBIDDEN_WORDS = {"instanceof", "new", "class"}
 
+DIGITS = frozenset("0123456789")  # str.isdigit() also accepts "²", which int() refuses
+
 
 @dataclass(frozen=True)
 class Token:
@@ -61,7 +63,7 @@ def tokenize(text: str, offset: int = 0) -> list[Token]:
         char = text[index]
         if char.isspace():
             index += 1
-        elif char.isdigit():
+        elif char in DIGITS:
             index = _scan_number(text, index, tokens, offset)
         elif char in "'\"":
             index = _scan_string(text, index, tokens, offset)
@@ -75,7 +77,7 @@ def tokenize(text: str, offset: int = 0) -> list[Token]:
 
 def _scan_number(text: str, index: int, tokens: list[Token], offset: int) -> int:
     end = index
-    while end < len(text) and (text[end].isdigit() or text[end] == "."):
+    while end < len(text) and (text[end] in DIGITS or text[end] == "."):
         end += 1
     literal = text[index:end]
     try:
