@@ -525,7 +525,7 @@ def test_a_hide_condition_that_fails_at_run_time_leaves_the_field_required(monke
     form = form_of(field(validate={"required": True}, conditional={"hide": "=true"}),
                    field(key="fest", readonly="=false"))
     assert forms.validate_submission(form, {"fest": "x"}) == ({"fest": "x"}, {})
-    monkeypatch.setattr(forms, "_compiled", lambda _text: FailingExpression())
+    monkeypatch.setattr(forms.model, "_compiled", lambda _text: FailingExpression())
     # hide fails: not hidden, so still required; readonly fails: read-only, so not taken
     assert forms.validate_submission(form, {"fest": "x"}) == ({}, {"wert": ["Dieses Feld ist erforderlich."]})
     assert forms.validate_submission(form, {"fest": "x", "wert": "da"}) == ({"wert": "da"}, {})

@@ -77,6 +77,24 @@ def test_form_data_fields_validate_submissions(runtime: Runtime) -> None:
         assert human_tasks.find(ctx, human_tasks.TaskQuery()) == []
 
 
+@pytest.mark.parametrize("minor", [False, True])
+def test_form_conditions_see_the_process_variables(runtime: Runtime, clock: ManualClock, minor: bool) -> None:
+    clock.set(datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+    deploy(runtime, "form_conditions")
+    with runtime.command(ADMIN) as ctx:
+        instances.start(ctx, key="form_conditions", variables_in={"minderjaehrig": minor})
+    task = _only_task(runtime)
+    with runtime.command(ADMIN) as ctx:
+        errors = human_tasks.submit_form(ctx, task.id, {"name": "Ada", "termin": "09.03.2026"})
+    expected = {"termin"} | ({"vertretung"} if minor else set())  # a passed date; Vertretung only for minors
+    assert set(errors) == expected
+    with runtime.command(ADMIN) as ctx:
+        assert human_tasks.submit_form(ctx, task.id, {"name": "Ada", "termin": "10.03.2026", "vertretung": "Eltern"
+                                                      }) == {}
+        stored = instances.get_variables(ctx, task.instance_id) or {}
+    assert stored.get("vertretung") == ("Eltern" if minor else None)  # a hidden field's value is not stored
+
+
 def test_visibility_follows_groups_and_candidate_users(runtime: Runtime) -> None:
     deploy(runtime, "three_tasks")
     with runtime.command() as ctx:

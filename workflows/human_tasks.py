@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from workflows import audit, definitions, execution, forms, schema
+from workflows import audit, definitions, execution, forms, instances, schema
 from workflows.context import Actor, Ctx
 from workflows.engine import runner
 from workflows.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -286,7 +287,9 @@ def submit_form(ctx: Ctx, task_id: str, raw: Mapping[str, Any], *, locale: str =
     if form is None:
         complete(ctx, task_id, raw)
         return {}
-    clean, errors = forms.validate_submission(form, raw, locale=locale)
+    variables = instances.get_variables(ctx, task.instance_id) or {}
+    today = ctx.now().astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    clean, errors = forms.validate_submission(form, raw, locale=locale, variables=variables, today=today)
     if errors:
         return errors
     complete(ctx, task_id, clean)

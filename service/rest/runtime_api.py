@@ -234,7 +234,7 @@ def task_form_variables(task_id: str) -> dict[str, Any]:
         task = _task(ctx, task_id)
         typed = instances.typed_variables(ctx, task.instance_id) or {}
         form = human_tasks.form_for(ctx, task)
-        wanted = {f.key for f in human_tasks.form_fields(form)} if form else None
+        wanted = {f.variable for f in human_tasks.form_fields(form)} if form else None
         chosen = {k: v for k, v in typed.items() if wanted is None or k in wanted}
         return all_to_camunda({k: v for k, (v, _t) in chosen.items()}, {k: t for k, (_v, t) in chosen.items()})
 
