@@ -205,3 +205,19 @@ def test_racing_completions_exactly_one_wins(runtime: Runtime) -> None:
     with runtime.command() as ctx:
         assert len(audit.for_instance(ctx, started.id, kinds=["task_completed"])) == 1
         assert [t.task_definition_key for t in human_tasks.find(ctx, human_tasks.TaskQuery())] == ["task_b"]
+
+
+def test_start_and_completion_name_the_next_open_tasks(runtime: Runtime) -> None:
+    deploy(runtime, "three_tasks")
+    with runtime.command(ADMIN) as ctx:
+        started = instances.start(ctx, key="three_tasks")
+    (first,) = started.open_task_ids
+    seen = [first]
+    with runtime.command(ADMIN) as ctx:
+        task_id = first
+        for _ in range(2):
+            (task_id,) = human_tasks.complete(ctx, task_id)
+            assert human_tasks.get(ctx, task_id) is not None
+            seen.append(task_id)
+        assert human_tasks.complete(ctx, task_id) == []  # the case has ended
+    assert len(set(seen)) == 3

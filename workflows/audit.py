@@ -27,8 +27,15 @@ def record(ctx: Ctx, kind: str, *, instance_id: str | None = None, definition_ke
 
 
 def record_many(ctx: Ctx, events: Sequence[dict[str, Any]]) -> None:
+    statement = statement_for(ctx, events)
+    if statement is not None:
+        fastsql.run(ctx.session, [statement])
+
+
+def statement_for(ctx: Ctx, events: Sequence[dict[str, Any]]) -> fastsql.Statement | None:
+    """The INSERT for a set of events, to run with other statements of the same command."""
     if not events:
-        return
+        return None
     now = ctx.now()
     rows = [{
         "kind": event["kind"],
@@ -40,7 +47,7 @@ def record_many(ctx: Ctx, events: Sequence[dict[str, Any]]) -> None:
         "occurred_at": event.get("occurred_at") or now,
         "actor": event.get("actor", ctx.actor.id),
     } for event in events]
-    fastsql.insert(ctx.session, AUDIT_EVENT, rows)
+    return fastsql.insert_statement(ctx.dialect, AUDIT_EVENT, rows)
 
 
 def for_instance(ctx: Ctx, instance_id: str, *, kinds: Sequence[str] | None = None,

@@ -42,5 +42,10 @@ class Ctx:
     def now(self) -> datetime:
         return self.clock.now()
 
+    @property
+    def dialect(self) -> str:
+        """The database's dialect name (statements are rendered for it)."""
+        return self.session.get_bind().dialect.name
+
     def as_system(self) -> Ctx:
         return replace(self, actor=SYSTEM)

@@ -80,7 +80,7 @@ def scan(ctx: Ctx, config: EscalationConfig, add_working_days: Any, *, limit: in
 def _due(ctx: Ctx, now: datetime, *, level: int, limit: int) -> list[schema.HumanTask]:
     query = (sa.select(HT).where(HT.due_at < now, HT.escalation_level == level, HT.suspended.is_(False))
              .order_by(HT.due_at).limit(limit))
-    if ctx.session.get_bind().dialect.name == "postgresql":
+    if ctx.dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list(ctx.session.scalars(query))
 

@@ -14,7 +14,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from workflows import audit, definitions, helpers, instance_rows, jobs, projections, sandbox, schema, variables
+from workflows import (
+    audit,
+    definitions,
+    fastsql,
+    helpers,
+    instance_rows,
+    jobs,
+    projections,
+    sandbox,
+    schema,
+    variables,
+)
 from workflows.context import Ctx
 from workflows.engine import EngineTask, EngineWorkflow, runner
 from workflows.engine.scripting import EngineContext
@@ -90,6 +101,11 @@ def run_command(ctx: Ctx, instance_id: str, action: Callable[[Loaded], T], *,
     return result
 
 
+def open_task_ids(loaded: Loaded) -> list[str]:
+    """The instance's open user tasks after a command (from the projection summary it just wrote)."""
+    return list((loaded.row.projection or {}).get("human", []))
+
+
 def create(ctx: Ctx, definition: schema.ProcessDefinition, *, business_key: str | None,
            start_variables: dict[str, Any], super_instance: tuple[str, str] | None = None) -> Loaded:
     """Create a new instance row and its workflow, then run it to its first wait states."""
@@ -143,12 +159,16 @@ def _write(ctx: Ctx, loaded: Loaded) -> None:
         row.state = check_instance_transition(row.state, InstanceState.COMPLETED)
         row.ended_at = ctx.now()
         loaded.engine.record("instance_completed")
-    instance_rows.save(ctx.session, row)  # the revision check comes first: a loser touches nothing else
+    statements = [instance_rows.save_statement(ctx.dialect, row), *writes.statements]
+    history = _history(ctx, loaded)
+    if history is not None:
+        statements.append(history)
+    if not fastsql.run(ctx.session, statements):  # the revision check first: a loser's transaction rolls back
+        raise instance_rows.conflict(row)
+    instance_rows.saved(row)
     for write in loaded.after_save:
         write()
     loaded.after_save.clear()
-    writes.run(ctx)
-    _write_history(ctx, loaded)
     if completed and row.super_instance_id and row.super_instance_id not in ctx.busy:
         from workflows import instances
 
@@ -167,16 +187,15 @@ def _broadcast(ctx: Ctx, loaded: Loaded, outbound: list[tuple[str, str, dict[str
                          details={"name": name, "caught": False})
 
 
-def _write_history(ctx: Ctx, loaded: Loaded) -> None:
+def _history(ctx: Ctx, loaded: Loaded) -> fastsql.Statement | None:
     events = loaded.engine.events
-    if not events:
-        return
-    audit.record_many(ctx, [{
+    statement = audit.statement_for(ctx, [{
         "kind": event.pop("kind"), "instance_id": loaded.id, "definition_key": loaded.definition.key,
         "element_id": event.get("element_id"), "task_id": event.get("task_id"), "details": event,
         "actor": event.pop("actor", loaded.engine.actor),
     } for event in events])
     events.clear()
+    return statement
 
 
 # --- call activities (Camunda: a separate child instance) --------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -58,34 +59,86 @@ def _insert_sql(dialect: str, table: sa.Table, columns: tuple[str, ...], rows: i
     return f'INSERT INTO {table.name} ({quoted}) VALUES {values}'
 
 
-def insert(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows (all with the same keys) in one statement."""
-    if not rows:
-        return
-    connection = session.connection()
-    dialect = connection.dialect.name
+@dataclass(frozen=True)
+class Statement:
+    """One driver-level statement; `checked` ones must change exactly one row (the instance's revision check)."""
+
+    sql: str
+    params: dict[str, Any]
+    checked: bool = False
+
+
+def insert_statement(dialect: str, table: sa.Table, rows: Sequence[dict[str, Any]]) -> Statement:
+    """INSERT of rows (all with the same keys) as one statement."""
     columns = tuple(rows[0])
     kinds = _column_kinds(table)
     params = {f"p{r}_{c}": _convert(dialect, kinds.get(name, "plain"), row[name])
               for r, row in enumerate(rows) for c, name in enumerate(columns)}
-    connection.exec_driver_sql(_insert_sql(dialect, table, columns, len(rows)), params)
+    return Statement(_insert_sql(dialect, table, columns, len(rows)), params)
+
+
+def delete_statement(dialect: str, table: sa.Table, column: str | None = None, values: Sequence[Any] = (),
+                     **equal: Any) -> Statement:
+    """DELETE FROM table WHERE [column IN (values)] [AND other = value ...]."""
+    postgres = dialect == "postgresql"
+    params = {f"v{i}": value for i, value in enumerate(values)}
+    params.update({f"e_{name}": value for name, value in equal.items()})
+    conditions = [f'"{column}" IN ({", ".join(_marker(postgres, f"v{i}") for i in range(len(values)))})'] \
+        if column else []
+    conditions += [f'"{name}" = {_marker(postgres, f"e_{name}")}' for name in equal]
+    return Statement(f"DELETE FROM {table.name} WHERE {' AND '.join(conditions)}", params)
+
+
+def update_checked_statement(dialect: str, table: sa.Table, values: dict[str, Any], *, revision: int,
+                             **equal: Any) -> Statement:
+    """UPDATE ... SET values, revision = revision + 1 WHERE equal AND revision = :revision (checked)."""
+    postgres = dialect == "postgresql"
+    kinds = _column_kinds(table)
+    assignments = [f'"{name}" = {_marker(postgres, f"s_{name}")}' for name in values]
+    assignments.append('"revision" = "revision" + 1')
+    where, params = _where(postgres, {**equal, "revision": revision})
+    params.update({f"s_{name}": _convert(dialect, kinds.get(name, "plain"), value) for name, value in values.items()})
+    return Statement(f"UPDATE {table.name} SET {', '.join(assignments)} WHERE {where}", params, checked=True)
+
+
+def run(session: Session, statements: Sequence[Statement]) -> bool:
+    """Execute statements in order; False (and nothing after it run) when a checked statement missed its row.
+
+    On PostgreSQL the statements go out in one pipeline: one network round trip for all of them instead of one
+    each. A missed check there is noticed after the pipeline ran; the caller raises and the transaction rolls
+    back, so a command that lost a race still leaves nothing behind.
+    """
+    if not statements:
+        return True
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and len(statements) > 1:
+        return _run_pipelined(connection, statements)
+    for statement in statements:
+        result = connection.exec_driver_sql(statement.sql, statement.params)
+        if statement.checked and result.rowcount != 1:
+            return False
+    return True
+
+
+def _run_pipelined(connection: sa.Connection, statements: Sequence[Statement]) -> bool:
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    with raw.pipeline():
+        cursors = [raw.execute(statement.sql, statement.params) for statement in statements]
+    return all(cursor.rowcount == 1 for cursor, statement in zip(cursors, statements, strict=True)
+               if statement.checked)
+
+
+def insert(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows (all with the same keys) in one statement."""
+    if rows:
+        run(session, [insert_statement(session.connection().dialect.name, table, rows)])
 
 
 def delete_in(session: Session, table: sa.Table, column: str, values: Sequence[Any], **equal: Any) -> None:
     """DELETE FROM table WHERE column IN (values) [AND other = value ...]."""
-    if not values:
-        return
-    connection = session.connection()
-    postgres = connection.dialect.name == "postgresql"
-
-    def marker(name: str) -> str:
-        return f"%({name})s" if postgres else f":{name}"
-
-    params = {f"v{i}": value for i, value in enumerate(values)}
-    params.update({f"e_{name}": value for name, value in equal.items()})
-    conditions = [f'"{column}" IN ({", ".join(marker(f"v{i}") for i in range(len(values)))})']
-    conditions += [f'"{name}" = {marker(f"e_{name}")}' for name in equal]
-    connection.exec_driver_sql(f"DELETE FROM {table.name} WHERE {' AND '.join(conditions)}", params)
+    if values:
+        run(session, [delete_statement(session.connection().dialect.name, table, column, values, **equal)])
 
 
 def _marker(postgres: bool, name: str) -> str:
@@ -125,13 +178,5 @@ def select_one(session: Session, table: sa.Table, columns: Sequence[str], **equa
 def update_checked(session: Session, table: sa.Table, values: dict[str, Any], *, revision: int,
                    **equal: Any) -> bool:
     """UPDATE ... SET values, revision = revision + 1 WHERE equal AND revision = :revision; True if it matched."""
-    connection = session.connection()
-    dialect = connection.dialect.name
-    postgres = dialect == "postgresql"
-    kinds = _column_kinds(table)
-    assignments = [f'"{name}" = {_marker(postgres, f"s_{name}")}' for name in values]
-    assignments.append('"revision" = "revision" + 1')
-    where, params = _where(postgres, {**equal, "revision": revision})
-    params.update({f"s_{name}": _convert(dialect, kinds.get(name, "plain"), value) for name, value in values.items()})
-    result = connection.exec_driver_sql(f"UPDATE {table.name} SET {', '.join(assignments)} WHERE {where}", params)
-    return bool(result.rowcount == 1)
+    dialect = session.connection().dialect.name
+    return run(session, [update_checked_statement(dialect, table, values, revision=revision, **equal)])

@@ -147,11 +147,20 @@ def get(ctx: Ctx, task_id: str) -> schema.HumanTask | None:
     return task
 
 
-def can_see(actor: Actor, task: schema.HumanTask) -> bool:
+def can_see(actor: Actor, task: Any) -> bool:
     if actor.sees_everything:
         return True
     return (task.assignee is not None and task.assignee == actor.id) or actor.id in (task.candidate_users or []) \
         or bool(actor.groups.intersection(task.candidate_groups or []))
+
+
+def _require_row(ctx: Ctx, task_id: str) -> Any:
+    """Like _require, as a read-only row (no ORM identity map: completion only reads the task)."""
+    task = ctx.session.execute(sa.select(TABLE).where(TABLE.c.id == task_id)).first()
+    if task is None or not can_see(ctx.actor, task):
+        raise NotFoundError(f"Task {task_id} does not exist or is not visible to you (it may have been "
+                            "completed already).")
+    return task
 
 
 def _require(ctx: Ctx, task_id: str) -> schema.HumanTask:
@@ -241,31 +250,35 @@ def save_draft(ctx: Ctx, task_id: str, values: Mapping[str, Any]) -> schema.Huma
 # --- completion --------------------------------------------------------------------------------------------
 
 
-def _check_may_complete(ctx: Ctx, task: schema.HumanTask) -> None:
+def _check_may_complete(ctx: Ctx, task: Any) -> None:
     if task.suspended:
         raise ConflictError(f"Task {task.id} belongs to a suspended process instance.")
     if task.assignee and task.assignee != ctx.actor.id and not _may_act_for_others(ctx.actor):
         raise PermissionDeniedError(f"Task {task.id} is assigned to {task.assignee}.")
 
 
-def complete(ctx: Ctx, task_id: str, values: Mapping[str, Any] | None = None) -> None:
-    """Complete a task with variables; a second completion of the same task finds it gone (NotFound)."""
-    task = _require(ctx, task_id)
+def complete(ctx: Ctx, task_id: str, values: Mapping[str, Any] | None = None) -> list[str]:
+    """Complete a task with variables; a second completion of the same task finds it gone (NotFound).
+
+    Returns the ids of the instance's open user tasks afterwards: the next step, if the case has one.
+    """
+    task = _require_row(ctx, task_id)
     _check_may_complete(ctx, task)
     submitted = dict(values or {})
     for name in submitted:
         if not name.isidentifier() or name.startswith("_"):
             raise InvalidInputError(f"Invalid variable name {name!r}.")
 
-    def finish(loaded: execution.Loaded) -> None:
+    def finish(loaded: execution.Loaded) -> execution.Loaded:
         engine_task = runner.find_task(loaded.workflow, task_id)
         if engine_task is None or not runner.is_open_manual(engine_task):
             raise ConflictError(f"Task {task_id} has already been completed.")
         runner.complete_task(loaded.workflow, engine_task, submitted)
         loaded.engine.record("task_completed", element_id=task.task_definition_key, task_id=task_id,
                              variables=sorted(submitted), actor=ctx.actor.id)
+        return loaded
 
-    execution.run_command(ctx, task.instance_id, finish)
+    return execution.open_task_ids(execution.run_command(ctx, task.instance_id, finish))
 
 
 def form_for(ctx: Ctx, task: schema.HumanTask) -> forms.FormDefinition | None:

@@ -61,15 +61,29 @@ def load_many(session: Session, **equal: Any) -> list[InstanceRecord]:
 
 def save(session: Session, record: InstanceRecord) -> None:
     """Insert a new record, or update a stored one if nobody changed it since it was read."""
+    if not fastsql.run(session, [save_statement(session.connection().dialect.name, record)]):
+        raise conflict(record)
+    saved(record)
+
+
+def save_statement(dialect: str, record: InstanceRecord) -> fastsql.Statement:
+    """The INSERT of a new record, or the revision-checked UPDATE of a stored one."""
     if not record._stored:
-        fastsql.insert(session, TABLE, [{name: getattr(record, name) for name in COLUMNS}])
-        record._stored = True
-        return
+        return fastsql.insert_statement(dialect, TABLE, [{name: getattr(record, name) for name in COLUMNS}])
     values = {name: getattr(record, name) for name in MUTABLE}
-    if not fastsql.update_checked(session, TABLE, values, id=record.id, revision=record.revision):
-        raise ConflictError(f"Process instance {record.id} was changed by someone else in the meantime; "
-                            "reload and try again.")
-    record.revision += 1
+    return fastsql.update_checked_statement(dialect, TABLE, values, id=record.id, revision=record.revision)
+
+
+def saved(record: InstanceRecord) -> None:
+    """Note that the statement from save_statement ran."""
+    if record._stored:
+        record.revision += 1
+    record._stored = True
+
+
+def conflict(record: InstanceRecord) -> ConflictError:
+    return ConflictError(f"Process instance {record.id} was changed by someone else in the meantime; "
+                         "reload and try again.")
 
 
 def adjust_incidents(session: Session, instance_id: str, delta: int) -> None:

@@ -6,7 +6,7 @@ Starting by key takes the latest version; running instances stay on the version 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ class InstanceView:
     super_instance_id: str | None
     open_incidents: int
     end_reason: str | None = None
+    open_task_ids: tuple[str, ...] = ()  # filled where a command just ran: the next steps of the case
 
 
 def view(row: Any) -> InstanceView:
@@ -57,7 +58,7 @@ def start(ctx: Ctx, *, key: str | None = None, definition_id: str | None = None,
     if initiator and ctx.actor.id:
         start_variables.setdefault(initiator, ctx.actor.id)
     loaded = execution.create(ctx, definition, business_key=business_key, start_variables=start_variables)
-    return view(loaded.row)
+    return replace(view(loaded.row), open_task_ids=tuple(execution.open_task_ids(loaded)))
 
 
 def _definition(ctx: Ctx, key: str | None, definition_id: str | None,

@@ -85,13 +85,13 @@ def _one_per_task(subscriptions: list[schema.MessageSubscription]) -> list[schem
     return unique
 
 
-def _matching_start_definitions(ctx: Ctx, name: str) -> list[schema.ProcessDefinition]:
+def _matching_start_definitions(ctx: Ctx, name: str, kind: str = "message") -> list[schema.ProcessDefinition]:
     latest = sa.select(schema.ProcessDefinition.key, sa.func.max(schema.ProcessDefinition.version).label("v")) \
         .group_by(schema.ProcessDefinition.key).subquery()
     query = sa.select(schema.ProcessDefinition).join(
         latest, sa.and_(schema.ProcessDefinition.key == latest.c.key, schema.ProcessDefinition.version == latest.c.v))
     return [d for d in ctx.session.scalars(query)
-            if any(e.get("kind") == "message" and e.get("name") == name for e in d.start_events or [])]
+            if any(e.get("kind") == kind and e.get("name") == name for e in d.start_events or [])]
 
 
 def _deliver(ctx: Ctx, sub: schema.MessageSubscription, name: str, payload: dict[str, Any]) -> CorrelationResult:
@@ -112,16 +112,23 @@ def _deliver(ctx: Ctx, sub: schema.MessageSubscription, name: str, payload: dict
 
 def _start_by_message(ctx: Ctx, definition: schema.ProcessDefinition, name: str, business_key: str | None,
                       payload: dict[str, Any]) -> CorrelationResult:
+    started = _start_by_event(ctx, definition, "message", name, business_key, payload)
+    audit.record(ctx, "message_correlated", instance_id=started, definition_key=definition.key,
+                 details={"message": name, "start_event": True, "variables": sorted(payload)})
+    return CorrelationResult("ProcessDefinition", started, definition.id)
+
+
+def _start_by_event(ctx: Ctx, definition: schema.ProcessDefinition, kind: str, name: str, business_key: str | None,
+                    payload: dict[str, Any]) -> str:
+    """Start an instance and hand the event to its start event; returns the new instance's id."""
     started = instances.start(ctx, definition_id=definition.id, business_key=business_key, variables_in=payload)
 
     def catch(loaded: execution.Loaded) -> None:
-        events.broadcast(loaded.workflow, "message", name, payload)
+        events.broadcast(loaded.workflow, kind, name, payload)
 
     if _still_waiting_for(ctx, started.id, name):
         execution.run_command(ctx, started.id, catch)
-    audit.record(ctx, "message_correlated", instance_id=started.id, definition_key=definition.key,
-                 details={"message": name, "start_event": True, "variables": sorted(payload)})
-    return CorrelationResult("ProcessDefinition", started.id, definition.id)
+    return started.id
 
 
 def _still_waiting_for(ctx: Ctx, instance_id: str, name: str) -> bool:
@@ -131,7 +138,8 @@ def _still_waiting_for(ctx: Ctx, instance_id: str, name: str) -> bool:
 
 def throw_signal(ctx: Ctx, name: str, variables_in: Mapping[str, Any] | None = None, *,
                  exclude: set[str] | frozenset[str] = frozenset()) -> int:
-    """Deliver a signal to every instance waiting for it; returns how many instances caught it."""
+    """Deliver a signal to every instance waiting for it and start every process with a signal start event for it
+    (latest versions); returns how many instances caught it."""
     query = sa.select(MS.instance_id).where(MS.event_type == "signal", MS.name == name).distinct()
     caught = 0
     for instance_id in list(ctx.session.scalars(query)):
@@ -141,6 +149,9 @@ def throw_signal(ctx: Ctx, name: str, variables_in: Mapping[str, Any] | None = N
             events.broadcast(loaded.workflow, "signal", name, dict(variables_in or {}))
 
         execution.run_command(ctx, instance_id, catch)
+        caught += 1
+    for definition in _matching_start_definitions(ctx, name, "signal"):
+        _start_by_event(ctx.as_system(), definition, "signal", name, None, dict(variables_in or {}))
         caught += 1
     audit.record(ctx, "signal_thrown", details={"signal": name, "instances": caught})
     return caught

@@ -99,7 +99,7 @@ def claim_due_mail(ctx: Ctx, *, limit: int = 50, hold_seconds: int = 120) -> lis
                                     model.attempts < MAX_ATTEMPTS,
                                     sa.or_(model.claimed_until.is_(None), model.claimed_until < now))
              .order_by(model.next_attempt_at).limit(limit))
-    if ctx.session.get_bind().dialect.name == "postgresql":
+    if ctx.dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(ctx.session.scalars(query))
     for row in rows:

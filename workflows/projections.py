@@ -7,13 +7,11 @@ command only touches the rows that changed and never has to read them back.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from workflows import fastsql, schema, variables
 from workflows.context import Ctx
@@ -34,30 +32,31 @@ VARIABLE = schema.table(schema.ProcessVariable)
 
 @dataclass
 class Writes:
-    """Statements that bring the projections up to date, run after the instance row's revision check."""
+    """Statements that bring the projections up to date, run together with the instance row's revision check."""
 
-    operations: list[Callable[[Session], object]] = field(default_factory=list)
+    dialect: str
+    statements: list[fastsql.Statement] = field(default_factory=list)
 
     def insert(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-        self.operations.append(lambda session: fastsql.insert(session, table, rows))
+        if rows:
+            self.statements.append(fastsql.insert_statement(self.dialect, table, rows))
 
     def delete_in(self, table: sa.Table, column: str, values: list[Any], **equal: Any) -> None:
-        self.operations.append(lambda session: fastsql.delete_in(session, table, column, values, **equal))
+        if values:
+            self.statements.append(fastsql.delete_statement(self.dialect, table, column, values, **equal))
 
     def delete_all(self, table: sa.Table, instance_id: str) -> None:
-        self.operations.append(lambda session: session.execute(table.delete().where(
-            table.c.instance_id == instance_id)))
+        self.statements.append(fastsql.delete_statement(self.dialect, table, instance_id=instance_id))
 
     def run(self, ctx: Ctx) -> None:
-        for operation in self.operations:
-            operation(ctx.session)
+        fastsql.run(ctx.session, self.statements)
 
 
 def plan(ctx: Ctx, loaded: Loaded, current: dict[str, Any], *, ended: bool) -> tuple[dict[str, Any], Writes]:
     """The instance's new projection summary and the statements that write it (nothing is executed here)."""
     previous = loaded.row.projection or {}
     waits = Waits() if ended else engine_waits.collect(loaded.workflow, skip=set(loaded.failed))
-    writes = Writes()
+    writes = Writes(ctx.dialect)
     summary = {
         "human": _sync_human_tasks(ctx, writes, loaded, previous.get("human", []), waits.human),
         "external": _sync_external_tasks(ctx, writes, loaded, previous.get("external", []), waits.external),

@@ -66,7 +66,7 @@ def _claim(ctx: Ctx, now: datetime, limit: int, worker_id: str) -> list[Any]:
                                     sa.or_(TABLE.c.claimed_until.is_(None), TABLE.c.claimed_until < now),
                                     sa.or_(TABLE.c.instance_id.is_(None), TABLE.c.instance_id.in_(active)))
              .order_by(TABLE.c.due_at, TABLE.c.id).limit(limit))
-    if ctx.session.get_bind().dialect.name == "postgresql":
+    if ctx.dialect == "postgresql":
         query = query.with_for_update(skip_locked=True, of=TABLE)
     rows = list(ctx.session.execute(query))
     if rows:

@@ -13,7 +13,7 @@ from service.errors import ApiError
 from service.rest import schemas as s
 from service.rest.common import command, decision_view, definition_view, deployment_view, instance_view, split
 from service.rest.values import all_to_camunda, from_camunda
-from workflows import decisions, definitions, instances, schema
+from workflows import decisions, definitions, helpers, instances, schema
 from workflows.context import Ctx
 from workflows.definitions import DuplicateMode
 
@@ -272,5 +272,6 @@ def evaluate_decision(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
     """Evaluate the latest version; one map of typed outputs per matched rule (Camunda's result list)."""
     with command() as ctx:
         _row, decision, siblings = _decision(ctx, key)
-        result = decisions.evaluate_in(siblings, decision.key, from_camunda(body.get("variables")))
+        result = decisions.evaluate_in(siblings, decision.key, from_camunda(body.get("variables")),
+                                       helpers=helpers.helpers_for(ctx))
         return [all_to_camunda(entry) for entry in result.result_list]

@@ -15,11 +15,13 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.event_parsers import (
     CANCEL_EVENT_XPATH,
+    CONDITIONAL_EVENT_XPATH,
     ERROR_EVENT_XPATH,
     ESCALATION_EVENT_XPATH,
     MESSAGE_EVENT_XPATH,
     SIGNAL_EVENT_XPATH,
     TERMINATION_EVENT_XPATH,
+    TIMER_EVENT_XPATH,
     BoundaryEventParser,
     EndEventParser,
     EventBasedGatewayParser,
@@ -167,7 +169,15 @@ class KimConditionalGatewayParser(_CamundaExtensions, ConditionalGatewayParser):
 
 
 class KimStartEventParser(_Timers, _CamundaExtensions, StartEventParser):
-    pass
+    def create_task(self) -> Any:
+        # SpiffWorkflow's start events know no error or escalation and would start such an event subprocess at
+        # once, as if it had a none start event; BPMN (and Camunda) start it when the error or escalation comes.
+        event_definition = self.get_event_definition([
+            MESSAGE_EVENT_XPATH, SIGNAL_EVENT_XPATH, TIMER_EVENT_XPATH, CONDITIONAL_EVENT_XPATH, ERROR_EVENT_XPATH,
+            ESCALATION_EVENT_XPATH])
+        task = self._create_task(event_definition)
+        self.spec.start.connect(task)
+        return task
 
 
 class KimEndEventParser(_Timers, _CamundaExtensions, EndEventParser):

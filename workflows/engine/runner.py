@@ -22,7 +22,14 @@ from SpiffWorkflow.bpmn.specs.control import (
     StartEventSplit,
     _EndJoin,
 )
-from SpiffWorkflow.bpmn.specs.defaults import EndEvent, ParallelGateway, StartEvent, SubWorkflowTask, UserTask
+from SpiffWorkflow.bpmn.specs.defaults import (
+    EndEvent,
+    EventSubprocess,
+    ParallelGateway,
+    StartEvent,
+    SubWorkflowTask,
+    UserTask,
+)
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -34,6 +41,7 @@ from workflows.engine.serializer import SpecBundle, state_from_dict, state_to_di
 from workflows.engine.specs import CallActivitySpec, PassThroughTask, camunda
 
 MAX_STEPS_PER_COMMAND = 10_000
+_LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
 # Spec types whose activation and run evaluate nothing a model author wrote: no snapshot needed.
 _SAFE_SPECS = (BpmnStartTask, SimpleBpmnTask, BoundaryEventSplit, BoundaryEventJoin, StartEventSplit,
@@ -75,6 +83,8 @@ def advance(workflow: BpmnWorkflow, bundle: SpecBundle, blocked: set[str], *,
     context = workflow.script_engine.context
     for _ in range(min(step_limit, MAX_STEPS_PER_COMMAND)):
         task = _next_step(outcome.workflow, blocked) or _next_timer(outcome.workflow, blocked)
+        if task is None and _end_scopes_left_to_event_subprocesses(outcome.workflow):
+            task = _next_step(outcome.workflow, blocked)
         if task is None:
             _complete_if_idle(outcome.workflow)
             return outcome
@@ -133,6 +143,30 @@ def _ancestors(task: Task) -> list[Task]:
         found.append(parent)
         parent = parent.parent
     return found
+
+
+def _end_scopes_left_to_event_subprocesses(workflow: BpmnWorkflow) -> bool:
+    """A scope whose flow has ended does not wait for event subprocesses nobody started (Camunda ends it)."""
+    ended = False
+    for join in workflow.get_tasks(state=TaskState.WAITING):
+        if not isinstance(join.task_spec, _EndJoin):
+            continue
+        live = [t for t in join.workflow.tasks.values() if t is not join and t.has_state(_LIVE)]
+        if live and all(_untriggered_event_subprocess(t) for t in live):
+            for task in live:
+                task.cancel()
+            join.task_spec._update(join)
+            ended = True
+    return ended
+
+
+def _untriggered_event_subprocess(task: Task) -> bool:
+    """An event subprocess whose start events still wait: nothing of it has begun."""
+    subprocess = task.workflow.top_workflow.subprocesses.get(task.id)
+    if not isinstance(task.task_spec, EventSubprocess) or subprocess is None:
+        return False
+    return all(isinstance(t.task_spec, StartEvent) and t.has_state(TaskState.WAITING)
+               for t in subprocess.tasks.values() if t.has_state(_LIVE))
 
 
 def _complete_if_idle(workflow: BpmnWorkflow) -> None:
@@ -318,12 +352,17 @@ def active_activities(workflow: BpmnWorkflow) -> list[ActivityState]:
 
 
 def uncaught_events(workflow: BpmnWorkflow) -> list[tuple[str, str, dict[str, Any]]]:
-    """(kind, name, payload) of events thrown in this command that nothing in the instance caught."""
+    """(kind, name, payload) of events thrown in this command that nothing in the instance caught.
+
+    A thrown signal carries no variables: other cases must not receive this case's data (Camunda passes
+    variables only when the signal definition maps them with camunda:in).
+    """
     found = []
     for event in workflow.get_events():
         definition = event.event_definition
         kind = type(definition).__name__.replace("EventDefinition", "").lower()
-        found.append((kind, getattr(definition, "name", None) or "", dict(event.payload or {})))
+        payload = {} if kind == "signal" else dict(event.payload or {})
+        found.append((kind, getattr(definition, "name", None) or "", payload))
     return found
 
 

@@ -98,7 +98,22 @@ def load_specs(spec_hash: str, text: str) -> SpecBundle:
     dct = json.loads(text)
     spec = _REGISTRY.restore(dct["spec"])
     subprocess_specs = {name: _REGISTRY.restore(s) for name, s in dct["subprocess_specs"].items()}
+    for process_spec in (spec, *subprocess_specs.values()):
+        _connect_triggered_subprocesses(process_spec)
     return SpecBundle(spec_hash, spec, subprocess_specs)
+
+
+def _connect_triggered_subprocesses(spec: Any) -> None:
+    """Do once what SpiffWorkflow does to the spec when a message, signal, error or escalation first starts an
+    event subprocess (its `trigger_wf`): later instances sharing the spec would otherwise start that event
+    subprocess with the process and wait for it forever. Only the way out is connected, not the way in.
+    """
+    start = spec.start
+    for name in start.trigger_specs:
+        event_subprocess = spec.task_specs[name]
+        if start not in event_subprocess.inputs:
+            event_subprocess.inputs = [*event_subprocess.inputs, start]
+            event_subprocess.connect(spec.end)
 
 
 def bundle_from_parse(spec: Any, subprocess_specs: dict[str, Any]) -> tuple[SpecBundle, str]:
