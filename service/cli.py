@@ -9,7 +9,7 @@ import click
 
 from workflows import accounts, db, definitions
 from workflows.errors import DeploymentError, KimflowError
-from workflows.settings import load_settings, settings_table
+from workflows.settings import load_settings, settings_markdown
 
 
 @click.group()
@@ -166,10 +166,7 @@ def worker() -> None:
 @main.command("settings")
 def show_settings() -> None:
     """Every setting with its environment variable and default (the README's table)."""
-    click.echo("| Setting | Environment variable | Default | Meaning |")
-    click.echo("|---|---|---|---|")
-    for name, variable, default, doc in settings_table():
-        click.echo(f"| `{name}` | `{variable}` | `{default}` | {doc} |")
+    click.echo(settings_markdown())
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from workflows.settings import settings_markdown
+
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN_IN_ENGINE = ("flask", "apscheduler", "werkzeug", "service")
 
@@ -48,3 +50,8 @@ def test_spiffworkflow_is_wrapped_in_one_place() -> None:
         if "SpiffWorkflow" in _imports(path):
             offenders.append(str(relative))
     assert offenders == []
+
+
+def test_the_readme_shows_the_configuration_table_as_kimflow_settings_prints_it() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert settings_markdown() in readme, "run `kimflow settings` and paste its table into the README"

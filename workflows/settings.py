@@ -125,3 +125,12 @@ def settings_table() -> list[tuple[str, str, str, str]]:
             default = "instance/kimflow.db (SQLite)" if name == "database_url" else "config/"
         rows.append((name, variable, str(default), doc))
     return rows
+
+
+def settings_markdown() -> str:
+    """The configuration table as Markdown (what `kimflow settings` prints and the README shows)."""
+    lines = ["| Setting | Environment variable | Default | Meaning |", "|---|---|---|---|"]
+    for name, variable, default, doc in settings_table():
+        shown = f"`{default}`" if default else "(empty)"
+        lines.append(f"| `{name}` | `{variable}` | {shown} | {doc} |")
+    return "\n".join(lines)
