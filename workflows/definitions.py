@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from workflows import decisions, forms, schema
+from workflows import decisions, fastsql, forms, schema
 from workflows.context import Ctx
 from workflows.engine import lint, parser
 from workflows.engine.serializer import SERIALIZER_VERSION, SpecBundle, bundle_from_parse, load_specs
@@ -289,7 +289,14 @@ def _latest(ctx: Ctx, model: Any, key: str, tenant_id: str | None) -> Any:
 
 
 def latest_process(ctx: Ctx, key: str, tenant_id: str | None = None) -> schema.ProcessDefinition | None:
-    return _latest(ctx, schema.ProcessDefinition, key, tenant_id)
+    """The newest version of a process, as a detached snapshot (read by every start: kept off the ORM)."""
+    found = fastsql.select_all(ctx.session, PROCESS_DEFINITION, PROCESS_COLUMNS, order_by="-version", limit=1,
+                               key=key, tenant_id=tenant_id)
+    return schema.ProcessDefinition(**found[0]) if found else None
+
+
+PROCESS_DEFINITION = schema.table(schema.ProcessDefinition)
+PROCESS_COLUMNS = tuple(column.name for column in PROCESS_DEFINITION.columns)
 
 
 def latest_decision(ctx: Ctx, key: str, tenant_id: str | None = None) -> schema.DecisionDefinition | None:

@@ -65,8 +65,9 @@ def engine_context(ctx: Ctx, definition: definitions.DefinitionInfo) -> EngineCo
     return context
 
 
-def load(ctx: Ctx, instance_id: str) -> Loaded | None:
-    row = instance_rows.load(ctx.session, instance_id)
+def load(ctx: Ctx, instance_id: str, row: InstanceRecord | None = None) -> Loaded | None:
+    """The instance with its workflow restored (from `row` when the caller has just read it)."""
+    row = row or instance_rows.load(ctx.session, instance_id)
     if row is None:
         return None
     definition = definitions.info(ctx, row.definition_id)
@@ -79,12 +80,12 @@ def load(ctx: Ctx, instance_id: str) -> Loaded | None:
     return Loaded(row, definition, bundle, workflow, engine, failed)
 
 
-def run_command(ctx: Ctx, instance_id: str, action: Callable[[Loaded], T], *,
-                allow_suspended: bool = False) -> T:
+def run_command(ctx: Ctx, instance_id: str, action: Callable[[Loaded], T], *, allow_suspended: bool = False,
+                row: InstanceRecord | None = None) -> T:
     """Load the instance, apply `action` to it, let the engine run, and save everything in one go."""
     if instance_id in ctx.busy:
         raise ConflictError(f"Process instance {instance_id} is already being changed in this command.")
-    loaded = load(ctx, instance_id)
+    loaded = load(ctx, instance_id, row)
     if loaded is None:
         raise NotFoundError(f"Process instance {instance_id} does not exist.")
     state = InstanceState(loaded.row.state)

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
 from sqlalchemy.orm import Session
 
 from workflows.schema import UTCDateTime
@@ -154,20 +155,60 @@ def _decode(dialect: str, kind: str, value: Any) -> Any:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _where(postgres: bool, equal: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    conditions = [f'"{name}" = {_marker(postgres, f"w_{name}")}' for name in equal]
-    return " AND ".join(conditions), {f"w_{name}": value for name, value in equal.items()}
+def _where(postgres: bool, equal: dict[str, Any], prefix: str = "") -> tuple[str, dict[str, Any]]:
+    conditions = [f'{prefix}"{name}" IS NULL' if value is None
+                  else f'{prefix}"{name}" = {_marker(postgres, f"w_{name}")}' for name, value in equal.items()]
+    return " AND ".join(conditions), {f"w_{name}": value for name, value in equal.items() if value is not None}
 
 
-def select_all(session: Session, table: sa.Table, columns: Sequence[str], **equal: Any) -> list[dict[str, Any]]:
+def select_all(session: Session, table: sa.Table, columns: Sequence[str], *, order_by: str | None = None,
+               limit: int | None = None, **equal: Any) -> list[dict[str, Any]]:
+    """SELECT columns FROM table WHERE column = value AND ... (None compares with IS NULL)."""
     connection = session.connection()
     dialect = connection.dialect.name
     where, params = _where(dialect == "postgresql", equal)
     quoted = ", ".join(f'"{c}"' for c in columns)
-    rows = connection.exec_driver_sql(f"SELECT {quoted} FROM {table.name} WHERE {where}", params).fetchall()
+    sql = f"SELECT {quoted} FROM {table.name} WHERE {where}"
+    if order_by:
+        sql += f' ORDER BY "{order_by.lstrip("-")}"' + (" DESC" if order_by.startswith("-") else "")
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
     kinds = _column_kinds(table)
     return [{name: _decode(dialect, kinds[name], value) for name, value in zip(columns, row, strict=True)}
-            for row in rows]
+            for row in _fetch(connection, sql, params)]
+
+
+def select_joined(session: Session, first: tuple[sa.Table, Sequence[str]], second: tuple[sa.Table, Sequence[str]],
+                  on: tuple[str, str], **equal: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """One row of `first` JOIN `second` ON first.on[0] = second.on[1], filtered on columns of `first`."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    (table_a, columns_a), (table_b, columns_b) = first, second
+    where, params = _where(dialect == "postgresql", equal, prefix="a.")
+    quoted = ", ".join([f'a."{c}"' for c in columns_a] + [f'b."{c}"' for c in columns_b])
+    sql = (f'SELECT {quoted} FROM {table_a.name} a JOIN {table_b.name} b ON a."{on[0]}" = b."{on[1]}" '
+           f"WHERE {where}")
+    rows = _fetch(connection, sql, params)
+    if not rows:
+        return None
+    row, kinds_a, kinds_b = rows[0], _column_kinds(table_a), _column_kinds(table_b)
+    values_a = {name: _decode(dialect, kinds_a[name], row[i]) for i, name in enumerate(columns_a)}
+    values_b = {name: _decode(dialect, kinds_b[name], row[len(columns_a) + i]) for i, name in enumerate(columns_b)}
+    return values_a, values_b
+
+
+def _fetch(connection: sa.Connection, sql: str, params: dict[str, Any]) -> Sequence[Any]:
+    """Rows of a query. On PostgreSQL straight through the driver, and the transaction's BEGIN goes out in the
+    same round trip as a command's first query (psycopg otherwise waits for BEGIN's answer first)."""
+    if connection.dialect.name != "postgresql":
+        return connection.exec_driver_sql(sql, params).fetchall()
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    if raw.info.transaction_status == TransactionStatus.IDLE:
+        with raw.pipeline():
+            cursor = raw.execute(sql, params)
+        return cursor.fetchall()
+    return raw.execute(sql, params).fetchall()
 
 
 def select_one(session: Session, table: sa.Table, columns: Sequence[str], **equal: Any) -> dict[str, Any] | None:

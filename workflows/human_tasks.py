@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from workflows import audit, definitions, execution, forms, instances, schema
+from workflows import audit, definitions, execution, forms, instance_rows, instances, schema
 from workflows.context import Actor, Ctx
 from workflows.engine import runner
 from workflows.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -154,15 +154,6 @@ def can_see(actor: Actor, task: Any) -> bool:
         or bool(actor.groups.intersection(task.candidate_groups or []))
 
 
-def _require_row(ctx: Ctx, task_id: str) -> Any:
-    """Like _require, as a read-only row (no ORM identity map: completion only reads the task)."""
-    task = ctx.session.execute(sa.select(TABLE).where(TABLE.c.id == task_id)).first()
-    if task is None or not can_see(ctx.actor, task):
-        raise NotFoundError(f"Task {task_id} does not exist or is not visible to you (it may have been "
-                            "completed already).")
-    return task
-
-
 def _require(ctx: Ctx, task_id: str) -> schema.HumanTask:
     task = get(ctx, task_id)
     if task is None:
@@ -262,7 +253,11 @@ def complete(ctx: Ctx, task_id: str, values: Mapping[str, Any] | None = None) ->
 
     Returns the ids of the instance's open user tasks afterwards: the next step, if the case has one.
     """
-    task = _require_row(ctx, task_id)
+    found = instance_rows.load_with_task(ctx.session, task_id)
+    if found is None or not can_see(ctx.actor, found[0]):
+        raise NotFoundError(f"Task {task_id} does not exist or is not visible to you (it may have been "
+                            "completed already).")
+    task, row = found
     _check_may_complete(ctx, task)
     submitted = dict(values or {})
     for name in submitted:
@@ -278,7 +273,7 @@ def complete(ctx: Ctx, task_id: str, values: Mapping[str, Any] | None = None) ->
                              variables=sorted(submitted), actor=ctx.actor.id)
         return loaded
 
-    return execution.open_task_ids(execution.run_command(ctx, task.instance_id, finish))
+    return execution.open_task_ids(execution.run_command(ctx, task.instance_id, finish, row=row))
 
 
 def form_for(ctx: Ctx, task: schema.HumanTask) -> forms.FormDefinition | None:

@@ -55,6 +55,33 @@ def load(session: Session, instance_id: str) -> InstanceRecord | None:
     return InstanceRecord(**values, _stored=True)
 
 
+TASK_COLUMNS = ("id", "instance_id", "task_definition_key", "assignee", "candidate_users", "candidate_groups",
+                "suspended")
+
+
+@dataclass(frozen=True)
+class TaskHead:
+    """The few fields of an open user task that completing it needs (who may, and which instance)."""
+
+    id: str
+    instance_id: str
+    task_definition_key: str
+    assignee: str | None
+    candidate_users: list[str]
+    candidate_groups: list[str]
+    suspended: bool
+
+
+def load_with_task(session: Session, task_id: str) -> tuple[TaskHead, InstanceRecord] | None:
+    """An open user task and its instance in one query (a completion needs both, and nothing else)."""
+    found = fastsql.select_joined(session, (schema.table(schema.HumanTask), TASK_COLUMNS), (TABLE, COLUMNS),
+                                  on=("instance_id", "id"), id=task_id)
+    if found is None:
+        return None
+    task, instance = found
+    return TaskHead(**task), InstanceRecord(**instance, _stored=True)
+
+
 def load_many(session: Session, **equal: Any) -> list[InstanceRecord]:
     return [InstanceRecord(**values, _stored=True) for values in fastsql.select_all(session, TABLE, COLUMNS, **equal)]
 

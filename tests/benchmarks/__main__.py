@@ -27,6 +27,7 @@ def main() -> None:
     suites = {
         "raw_engine": lambda: bench_engine.raw_engine(quick=args.quick),
         "persisted": lambda: bench_engine.persisted(PG_URL, quick=args.quick),
+        "persisted_parallel": lambda: bench_engine.persisted_parallel(PG_URL, quick=args.quick),
         "long_case": lambda: bench_engine.long_case(quick=args.quick),
         "task_query": lambda: bench_queries.task_query(PG_URL, quick=args.quick),
     }

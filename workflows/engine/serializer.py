@@ -131,7 +131,8 @@ def state_from_dict(dct: dict[str, Any], bundle: SpecBundle) -> BpmnWorkflow:
 
 
 def dump_state(workflow: BpmnWorkflow) -> str:
-    return _dumps(state_to_dict(workflow))
+    """The workflow as JSON text; converters run as the encoder reaches each object (no intermediate dict)."""
+    return _dumps(workflow)
 
 
 def load_state(text: str, bundle: SpecBundle) -> BpmnWorkflow:
