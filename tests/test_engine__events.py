@@ -17,7 +17,8 @@ from tests.conftest import ADMIN, deploy
 from tests.engine_harness import Harness
 from workflows import audit, human_tasks, instances, messages, schema
 from workflows.clock import ManualClock
-from workflows.engine import runner
+from workflows.engine import EngineWorkflow, events, runner
+from workflows.engine.serializer import dump_state
 
 
 @pytest.fixture(params=["straight", "save_restore"])
@@ -44,13 +45,37 @@ def test_signal_boundary_non_interrupting_keeps_the_task(restore: bool) -> None:
     h = Harness("signal_events/boundary.bpmn", "signal_boundary", restore=restore).start()
     h.signal("rundschreiben")
     assert h.ready() == ["lesen", "pruefen"]
-    # SpiffWorkflow fires a non-interrupting boundary event once per activation of its task (Camunda: every
-    # time while the task is active); the second signal finds nothing waiting.
-    assert h.waiting() == ["gesetz_geaendert"]
+    assert h.waiting() == ["gesetz_geaendert", "rundschreiben"]  # it stays armed while its task is active
     h.complete("pruefen")
     assert h.ready() == ["lesen"]
+    assert h.waiting() == []
     h.complete("lesen")
     assert h.completed
+
+
+def test_signal_boundary_non_interrupting_fires_each_time_while_the_task_is_active(restore: bool) -> None:
+    h = Harness("signal_events/boundary.bpmn", "signal_boundary", restore=restore).start()
+    h.signal("rundschreiben")
+    h.signal("rundschreiben")
+    assert h.ready() == ["lesen", "lesen", "pruefen"]
+    h.signal("stag_reform")
+    assert h.ready() == ["lesen", "lesen", "neu_bewerten"]  # branches that already left stay, as in Camunda
+    assert h.waiting() == []
+    h.complete("lesen")
+    h.complete("lesen")
+    h.complete("neu_bewerten")
+    assert h.completed
+
+
+def test_two_signals_in_one_command_both_fire_the_non_interrupting_boundary(restore: bool) -> None:
+    h = Harness("signal_events/boundary.bpmn", "signal_boundary", restore=restore).start()
+
+    def two_signals(workflow: EngineWorkflow) -> None:
+        assert events.broadcast(workflow, "signal", "rundschreiben", {}) == 1
+        assert events.broadcast(workflow, "signal", "rundschreiben", {}) == 1  # the copy listens at once
+
+    h.act(two_signals)
+    assert h.ready() == ["lesen", "lesen", "pruefen"]
 
 
 def test_signal_intermediate_throw_is_caught_in_the_same_instance(restore: bool) -> None:
@@ -59,7 +84,8 @@ def test_signal_intermediate_throw_is_caught_in_the_same_instance(restore: bool)
     h.complete("freigeben", freigegeben_von="tina")
     assert h.ready() == ["bescheid"]
     assert h.history()[-3:] == ["freigabe_melden", "auf_freigabe_warten", "end_freigabe"]
-    assert runner.uncaught_events(h.workflow) == []  # type: ignore[arg-type]
+    # caught here and still sent out once, for the other instances (signals are global in Camunda)
+    assert runner.outbound_events(h.workflow) == [("signal", "freigabe", {})]  # type: ignore[arg-type]
 
 
 def test_signal_event_subprocess_non_interrupting_runs_beside_the_flow_each_time(restore: bool) -> None:
@@ -108,13 +134,42 @@ def test_message_boundary_non_interrupting_keeps_the_task(restore: bool) -> None
     assert h.completed
 
 
+def test_message_boundary_non_interrupting_fires_each_time_while_the_task_is_active(restore: bool) -> None:
+    h = Harness("message_events/boundary_non_interrupting.bpmn", "message_nachreichung", restore=restore).start()
+    h.message("unterlage_nachgereicht", dokument="Reisepass")
+    h.message("unterlage_nachgereicht", dokument="Meldebescheinigung")
+    assert h.ready() == ["pruefen", "zuordnen", "zuordnen"]
+    assert h.waiting() == ["nachgereicht"]
+    assert sorted(t.data["dokument"] for t in runner.manual_tasks(h.workflow)  # type: ignore[arg-type]
+                  if runner.element_id(t) == "zuordnen") == ["Meldebescheinigung", "Reisepass"]
+    h.complete("pruefen")
+    assert h.waiting() == []
+    h.complete("zuordnen")
+    h.complete("zuordnen")
+    assert h.completed
+
+
+def test_a_boundary_that_fires_a_thousand_times_keeps_the_state_flat(restore: bool) -> None:
+    h = Harness("message_events/boundary_repeated.bpmn", "message_posteingang", restore=restore).start()
+    sizes = {}
+    for number in range(1, 1001):
+        h.message("post_eingegangen", nummer=number)
+        if number in (10, 1000):
+            sizes[number] = len(dump_state(h.workflow))  # type: ignore[arg-type]
+    assert h.history().count("vermerken") == 1000
+    assert h.waiting() == ["post"]
+    assert sizes[1000] < 2 * sizes[10]
+    h.complete("pruefen")
+    assert h.completed
+
+
 def test_message_intermediate_throw_and_end_event_throw_out_of_the_instance(restore: bool) -> None:
     h = Harness("message_events/throw_and_end.bpmn", "message_senden", restore=restore).start(entscheidung="positiv")
     assert h.ready() == ["ablegen"]
     h.complete("ablegen")
     assert h.completed
     assert h.history() == ["start", "mitteilen", "ablegen", "end"]
-    thrown = runner.uncaught_events(h.workflow)  # type: ignore[arg-type]
+    thrown = runner.outbound_events(h.workflow)  # type: ignore[arg-type]
     assert [(kind, name) for kind, name, _payload in thrown] == [("message", "entscheidung_mitgeteilt"),
                                                                 ("message", "akte_geschlossen")]
 
@@ -158,9 +213,39 @@ def test_error_end_event_starts_the_error_event_subprocess(restore: bool) -> Non
     assert h.ready() == ["pruefen"]
     h.complete("pruefen", identitaet_geklaert=False)
     assert h.ready() == ["klaeren"]
+    assert h.variables["fehlercode"] == "IDENTITAET"
+    assert h.variables["fehlertext"] == "Identität nicht geklärt"
     h.complete("klaeren")
     assert h.completed
     assert h.history()[-4:] == ["fehler_start", "klaeren", "fehler_end", "fehler"]
+
+
+def test_an_error_end_event_sets_the_error_variables_of_the_boundary_that_catches_it(restore: bool) -> None:
+    h = Harness("error_events/boundary_variables.bpmn", "error_nachweise", restore=restore).start()
+    h.complete("nachweise_pruefen", fehlende=2, identitaet_geklaert=True)
+    assert h.ready() == ["nachfordern"]
+    assert h.variables["fehlercode"] == "UNVOLLSTAENDIG"
+    assert h.variables["fehlertext"] == "Es fehlen 2 Nachweise"  # camunda:errorMessage of the error, evaluated
+    h.complete("nachfordern")
+    assert h.completed
+    assert h.history()[-3:] == ["pruefung_gescheitert", "nachfordern", "end_nachgefordert"]
+    assert "bescheiden" not in h.history()
+
+
+def test_an_error_without_camunda_error_message_leaves_the_message_variable_empty(restore: bool) -> None:
+    h = Harness("error_events/boundary_variables.bpmn", "error_nachweise", restore=restore).start()
+    h.complete("nachweise_pruefen", fehlende=0, identitaet_geklaert=False)
+    assert h.ready() == ["nachfordern"]
+    assert h.variables["fehlercode"] == "IDENTITAET"
+    assert h.variables["fehlertext"] is None
+    assert events.ERROR_DETAILS not in h.variables
+
+
+def test_an_error_end_event_leaves_no_error_variables_on_the_normal_path(restore: bool) -> None:
+    h = Harness("error_events/boundary_variables.bpmn", "error_nachweise", restore=restore).start()
+    h.complete("nachweise_pruefen", fehlende=0, identitaet_geklaert=True)
+    assert h.ready() == ["bescheiden"]
+    assert "fehlercode" not in h.variables
 
 
 def test_an_error_event_subprocess_waits_for_its_error(restore: bool) -> None:
@@ -279,6 +364,21 @@ def test_signal_intermediate_throw_reaches_boundary_and_event_subprocess_of_othe
         assert [e.details["instances"] for e in audit.query(ctx, kinds=["signal_thrown"])] == [2]
 
 
+def test_a_signal_caught_in_the_throwing_instance_reaches_the_other_instances_too(runtime: Runtime) -> None:
+    deploy(runtime, "signal_events")
+    with runtime.command() as ctx:
+        sender = instances.start(ctx, key="signal_throw").id
+        other = instances.start(ctx, key="signal_throw").id
+    with runtime.command(ADMIN) as ctx:
+        (freigeben,) = human_tasks.find(ctx, human_tasks.TaskQuery(instance_id=sender))
+        human_tasks.complete(ctx, freigeben.id, {"freigegeben_von": "tina"})
+    assert _open_tasks(runtime, sender) == ["bescheid"]  # caught once, not again through the broadcast
+    assert _open_tasks(runtime, other) == ["bescheid", "freigeben"]
+    with runtime.command() as ctx:
+        assert instances.get_variables(ctx, other) == {}
+        assert [e.details["instances"] for e in audit.query(ctx, kinds=["signal_thrown"])] == [1]
+
+
 def test_a_thrown_signal_does_not_carry_the_cases_variables_to_other_cases(runtime: Runtime) -> None:
     deploy(runtime, "signal_events")
     with runtime.command() as ctx:
@@ -299,6 +399,33 @@ def test_message_throw_and_end_events_are_recorded(runtime: Runtime) -> None:
         thrown = audit.for_instance(ctx, instance, kinds=["message_thrown"])
         assert instances.get(ctx, instance).state == "completed"  # type: ignore[union-attr]
     assert [e.details["name"] for e in thrown] == ["entscheidung_mitgeteilt", "akte_geschlossen"]
+
+
+def test_a_second_message_to_a_waiting_non_interrupting_boundary_correlates_again(runtime: Runtime) -> None:
+    deploy(runtime, "message_events")
+    with runtime.command() as ctx:
+        instance = instances.start(ctx, key="message_nachreichung", business_key="ABH-7").id
+    for dokument in ("Reisepass", "Meldebescheinigung"):
+        with runtime.command() as ctx:
+            (result,) = messages.correlate(ctx, "unterlage_nachgereicht", business_key="ABH-7",
+                                           process_variables={"dokument": dokument})
+        assert result.instance_id == instance
+    assert _open_tasks(runtime, instance) == ["pruefen", "zuordnen", "zuordnen"]
+    with runtime.command(ADMIN) as ctx:
+        (pruefen,) = human_tasks.find(ctx, human_tasks.TaskQuery(instance_id=instance, task_definition_key="pruefen"))
+        human_tasks.complete(ctx, pruefen.id, {})
+    with runtime.command() as ctx, pytest.raises(messages.CorrelationError):
+        messages.correlate(ctx, "unterlage_nachgereicht", business_key="ABH-7")
+
+
+def test_a_message_event_subprocess_starts_again_on_each_message(runtime: Runtime) -> None:
+    deploy(runtime, "messages")
+    with runtime.command() as ctx:
+        instance = instances.start(ctx, key="messages", business_key="A").id
+    for _ in range(2):
+        with runtime.command() as ctx:
+            messages.correlate(ctx, "adresse_geaendert", business_key="A")
+    assert _open_tasks(runtime, instance) == ["adresse_pruefen", "adresse_pruefen"]
 
 
 def test_a_message_event_subprocess_started_once_still_correlates_in_later_instances(runtime: Runtime) -> None:

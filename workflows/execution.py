@@ -144,7 +144,7 @@ def settle(ctx: Ctx, loaded: Loaded) -> None:
             break
     jobs.tidy(ctx, loaded)
     runner.finish(loaded.workflow)
-    outbound = runner.uncaught_events(loaded.workflow)
+    outbound = runner.outbound_events(loaded.workflow)
     _write(ctx, loaded)
     _broadcast(ctx, loaded, outbound)
 
@@ -177,7 +177,8 @@ def _write(ctx: Ctx, loaded: Loaded) -> None:
 
 
 def _broadcast(ctx: Ctx, loaded: Loaded, outbound: list[tuple[str, str, dict[str, Any]]]) -> None:
-    """Signals are global (Camunda 7): one thrown and not caught here goes to every instance waiting for it."""
+    """Signals are global (Camunda 7): a thrown one goes to every other instance waiting for it (this one has
+    caught it already, if it waits for it) and starts every process with a signal start event for it."""
     from workflows import messages
 
     for kind, name, payload in outbound:

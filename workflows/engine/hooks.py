@@ -15,6 +15,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from workflows import sandbox
 from workflows.durations import looks_like_duration, parse_datetime, parse_duration
+from workflows.engine import events
 from workflows.engine.specs import TIMER_CLASSES, ExternalTaskSpec, camunda, engine_of
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ def install(bundle: SpecBundle) -> None:
         for task_spec in spec.task_specs.values():
             task_spec.completed_event.connect(_on_completed)
             task_spec.cancelled_event.connect(_on_cancelled)
+            if events.rearms(task_spec):
+                task_spec.update_event.connect(events.rearm_when_fired)
     bundle.spec._kim_hooks = True
 
 
@@ -43,7 +46,7 @@ def is_activated(task: Task) -> bool:
 
 def has_model_code(spec: Any) -> bool:
     attributes = camunda(spec)
-    return bool(attributes.get("io") or attributes.get("listeners"))
+    return bool(attributes.get("io") or attributes.get("listeners") or attributes.get("error_message"))
 
 
 def has_expressions(spec: Any) -> bool:
@@ -76,6 +79,7 @@ def activate(task: Task) -> None:
     elif isinstance(task.task_spec, ExternalTaskSpec):
         task.internal_data["kim_external"] = _external_info(task, attributes)
     _run_listeners(task, attributes, ("start", "create"))
+    events.prepare_error_end_event(task)
 
 
 def _user_task_info(task: Task, attributes: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +141,7 @@ def _on_completed(_workflow: Any, task: Task) -> None:
     attributes = camunda(task.task_spec)
     if attributes.get("interrupting") and attributes.get("element_type") == "startEvent":
         _note_interrupt(task)
+    events.take_error_details(task)
     _run_listeners(task, attributes, ("end", "complete"))
     outputs = attributes.get("io", {}).get("outputs", [])
     values = {p["name"]: parameter_value(task, p["value"]) for p in outputs}

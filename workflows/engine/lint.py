@@ -31,7 +31,7 @@ UNSUPPORTED_ELEMENTS = {
 }
 SCRIPT_FORMATS = {"python", "juel"}
 EXPRESSION_ATTRIBUTES = ("assignee", "candidateUsers", "candidateGroups", "priority", "topic", "taskPriority",
-                         "decisionRefVersion", "calledElementVersion", "collection")
+                         "decisionRefVersion", "calledElementVersion", "collection", "errorMessage")
 DATE_ATTRIBUTES = ("dueDate", "followUpDate")
 
 

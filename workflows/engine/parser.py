@@ -181,6 +181,13 @@ class KimStartEventParser(_Timers, _CamundaExtensions, StartEventParser):
 
 
 class KimEndEventParser(_Timers, _CamundaExtensions, EndEventParser):
+    def parse_extensions(self, node: etree._Element | None = None) -> dict[str, Any]:
+        extensions = super().parse_extensions(node)
+        message = _error_message(self.node) if node is None else None
+        if message is not None:
+            extensions["camunda"]["error_message"] = message
+        return extensions
+
     def create_task(self) -> Any:
         # SpiffWorkflow's end events know no signal; BPMN (and Camunda) have signal end events.
         event_definition = self.get_event_definition([
@@ -189,6 +196,16 @@ class KimEndEventParser(_Timers, _CamundaExtensions, EndEventParser):
         task = self._create_task(event_definition)
         task.connect(self.spec.end)
         return task
+
+
+def _error_message(end_event: etree._Element) -> str | None:
+    """camunda:errorMessage sits on the bpmn:error that the end event's errorRef names (text or expression)."""
+    definition = end_event.find("bpmn:errorEventDefinition", NSMAP)
+    ref = definition.get("errorRef") if definition is not None else None
+    if not ref:
+        return None
+    errors = end_event.getroottree().getroot().xpath("//bpmn:error[@id=$id]", namespaces=NSMAP, id=ref)
+    return camunda_attr(errors[0], "errorMessage") if errors else None
 
 
 class KimIntermediateCatchEventParser(_Timers, _CamundaExtensions, IntermediateCatchEventParser):

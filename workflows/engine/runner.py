@@ -34,7 +34,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from workflows.engine import hooks
+from workflows.engine import events, hooks
 from workflows.engine.compaction import compact
 from workflows.engine.scripting import EngineContext, ScriptEngine, StepError
 from workflows.engine.serializer import SpecBundle, state_from_dict, state_to_dict
@@ -117,12 +117,17 @@ def _step(task: Task) -> None:
     elif not hooks.is_activated(task):
         hooks.activate(task)
         if not task.task_spec.manual:
-            task.run()
-            _propagate_to_parent_process(task)
+            _run(task)
     else:
-        task.run()
-        _propagate_to_parent_process(task)
+        _run(task)
     interrupt_scopes(task.workflow.top_workflow)
+
+
+def _run(task: Task) -> None:
+    outbox = len(task.workflow.top_workflow.bpmn_events)
+    task.run()
+    events.send_signal_out(task, outbox)
+    _propagate_to_parent_process(task)
 
 
 def interrupt_scopes(workflow: BpmnWorkflow) -> None:
@@ -351,8 +356,9 @@ def active_activities(workflow: BpmnWorkflow) -> list[ActivityState]:
     return found
 
 
-def uncaught_events(workflow: BpmnWorkflow) -> list[tuple[str, str, dict[str, Any]]]:
-    """(kind, name, payload) of events thrown in this command that nothing in the instance caught.
+def outbound_events(workflow: BpmnWorkflow) -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, name, payload) of events thrown in this command that leave the instance: every signal (signals
+    are global, also when the instance caught its own) and the messages nothing in the instance caught.
 
     A thrown signal carries no variables: other cases must not receive this case's data (Camunda passes
     variables only when the signal definition maps them with camunda:in).
