@@ -328,7 +328,12 @@ def resolve_process(ctx: Ctx, key: str, *, binding: str = "latest", version: int
                     version_tag: str | None = None, deployment_id: str | None = None,
                     tenant_id: str | None = None) -> schema.ProcessDefinition | None:
     """Find the definition a call activity or start-by-key means (Camunda's binding rules)."""
-    model = schema.ProcessDefinition
+    return _bound(ctx, schema.ProcessDefinition, key, binding, version, version_tag, deployment_id, tenant_id)
+
+
+def _bound(ctx: Ctx, model: Any, key: str, binding: str, version: int | None, version_tag: str | None,
+           deployment_id: str | None, tenant_id: str | None) -> Any:
+    """The version of `key` a binding names: latest, a version number, a version tag, or the same deployment."""
     query = sa.select(model).where(model.key == key, _tenant_filter(model, tenant_id))
     if binding == "version" and version is not None:
         query = query.where(model.version == version)
@@ -410,15 +415,7 @@ def resolve_decision(ctx: Ctx, key: str, *, binding: str = "latest", version: in
                      version_tag: str | None = None, deployment_id: str | None = None,
                      tenant_id: str | None = None) -> tuple[schema.DecisionDefinition, Any, list[Any]] | None:
     """(row, parsed decision, all decisions of its file) for the decision a business rule task refers to."""
-    model = schema.DecisionDefinition
-    query = sa.select(model).where(model.key == key, _tenant_filter(model, tenant_id))
-    if binding == "version" and version is not None:
-        query = query.where(model.version == version)
-    elif binding == "versionTag" and version_tag is not None:
-        query = query.where(model.version_tag == version_tag)
-    elif binding == "deployment" and deployment_id is not None:
-        query = query.where(model.deployment_id == deployment_id)
-    row = ctx.session.scalar(query.order_by(model.version.desc()).limit(1))
+    row = _bound(ctx, schema.DecisionDefinition, key, binding, version, version_tag, deployment_id, tenant_id)
     if row is None:
         return None
     parsed = _parsed_decisions(ctx, row.resource_id, row.content_hash)

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import ast
 import itertools
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from workflows.errors import ExpressionError
 from workflows.feel_functions import BUILTINS, MULTI_WORD_NAMES
+from workflows.tokens import DIGITS, Token, TokenParser, call
 
 SYMBOLS = ("..", "**", "<=", ">=", "!=", "=", "<", ">", "+", "-", "*", "/", "(", ")", "[", "]", "{", "}", ",", ".",
            ":")
@@ -36,16 +36,6 @@ RESERVED = {"if", "then", "else", "for", "in", "return", "some", "every", "satis
             "instance", "of", "function"}
 INPUT_NAME = "?"
 MAX_TEXT = 20_000
-
-DIGITS = frozenset("0123456789")  # str.isdigit() also accepts "²", which int() refuses
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # number | string | temporal | name | op | end
-    value: Any
-    position: int
-
 
 class FeelError(ExpressionError):
     pass
@@ -161,12 +151,10 @@ def _scan_symbol(text: str, index: int, tokens: list[Token]) -> int:
 # --- tree helpers ------------------------------------------------------------------------------------------
 
 
-def _call(name: str, *args: ast.expr) -> ast.Call:
-    return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args), keywords=[])
 
 
 def _variable(name: str) -> ast.Call:
-    return _call("$fvar", ast.Constant(name))
+    return call("$fvar", ast.Constant(name))
 
 
 def _list(items: list[ast.expr]) -> ast.List:
@@ -174,37 +162,23 @@ def _list(items: list[ast.expr]) -> ast.List:
 
 
 def _comprehension(name: str, iterable: ast.expr) -> ast.comprehension:
-    return ast.comprehension(target=ast.Name(id=name, ctx=ast.Store()), iter=_call("$f_iter", iterable), ifs=[],
+    return ast.comprehension(target=ast.Name(id=name, ctx=ast.Store()), iter=call("$f_iter", iterable), ifs=[],
                              is_async=0)
 
 
 # --- parser ------------------------------------------------------------------------------------------------
 
 
-class _Parser:
+class _Parser(TokenParser):
+    language = "FEEL"
+    error_class = FeelError
+
     def __init__(self, tokens: list[Token]):
-        self.tokens = tokens
-        self.index = 0
+        super().__init__(tokens)
         self.in_interval = False  # `]1..5[`: the closing bracket is not a filter
-
-    @property
-    def current(self) -> Token:
-        return self.tokens[self.index]
-
-    def peek(self, offset: int = 1) -> Token:
-        return self.tokens[min(self.index + offset, len(self.tokens) - 1)]
-
-    def is_op(self, *ops: str) -> bool:
-        return self.current.kind == "op" and self.current.value in ops
 
     def is_word(self, *words: str) -> bool:
         return self.current.kind == "name" and self.current.value in words
-
-    def accept(self, *ops: str) -> str | None:
-        if self.is_op(*ops):
-            self.index += 1
-            return str(self.tokens[self.index - 1].value)
-        return None
 
     def accept_word(self, *words: str) -> str | None:
         if self.is_word(*words):
@@ -212,18 +186,9 @@ class _Parser:
             return str(self.tokens[self.index - 1].value)
         return None
 
-    def expect(self, op: str) -> None:
-        if self.accept(op) is None:
-            raise self.error(f"expected '{op}'")
-
     def expect_word(self, word: str) -> None:
         if self.accept_word(word) is None:
             raise self.error(f"expected '{word}'")
-
-    def error(self, what: str) -> FeelError:
-        token = self.current
-        found = "the end" if token.kind == "end" else repr(token.value)
-        return FeelError(f"FEEL: {what} at position {token.position + 1}, found {found}.")
 
     def finish(self, tree: ast.expr) -> ast.expr:
         if self.current.kind != "end":
@@ -248,7 +213,7 @@ class _Parser:
         self.expect_word("then")
         body = self.expression()
         self.expect_word("else")
-        return ast.IfExp(test=_call("$f_true", condition), body=body, orelse=self.expression())
+        return ast.IfExp(test=call("$f_true", condition), body=body, orelse=self.expression())
 
     def _iterations(self) -> list[ast.comprehension]:
         generators = []
@@ -257,7 +222,7 @@ class _Parser:
             self.expect_word("in")
             start = self.expression()
             if self.accept(".."):
-                start = _call("$f_range", start, self.expression())
+                start = call("$f_range", start, self.expression())
             generators.append(_comprehension(name, start))
             if not self.accept(","):
                 return generators
@@ -277,20 +242,20 @@ class _Parser:
     def quantified(self, kind: str) -> ast.expr:
         generators = self._iterations()
         self.expect_word("satisfies")
-        checks = ast.ListComp(elt=_call("$f_true", self.expression()), generators=generators)
-        return _call("$f_some" if kind == "some" else "$f_every", checks)
+        checks = ast.ListComp(elt=call("$f_true", self.expression()), generators=generators)
+        return call("$f_some" if kind == "some" else "$f_every", checks)
 
     def disjunction(self) -> ast.expr:
         operands = [self.conjunction()]
         while self.accept_word("or"):
             operands.append(self.conjunction())
-        return operands[0] if len(operands) == 1 else _call("$f_or", *operands)
+        return operands[0] if len(operands) == 1 else call("$f_or", *operands)
 
     def conjunction(self) -> ast.expr:
         operands = [self.comparison()]
         while self.accept_word("and"):
             operands.append(self.comparison())
-        return operands[0] if len(operands) == 1 else _call("$f_and", *operands)
+        return operands[0] if len(operands) == 1 else call("$f_and", *operands)
 
     _COMPARISONS = {"=": "$f_eq", "!=": "$f_ne", "<": "$f_lt", "<=": "$f_le", ">": "$f_gt", ">=": "$f_ge"}
 
@@ -298,16 +263,16 @@ class _Parser:
         left = self.additive()
         operator = self.accept(*self._COMPARISONS)
         if operator is not None:
-            return _call(self._COMPARISONS[operator], left, self.additive())
+            return call(self._COMPARISONS[operator], left, self.additive())
         if self.accept_word("between"):
             low = self.additive()
             self.expect_word("and")
-            return _call("$f_between", left, low, self.additive())
+            return call("$f_between", left, low, self.additive())
         if self.accept_word("in"):
             return self.membership(left)
         if self.is_word("instance") and self.peek().value == "of":
             self.index += 2
-            return _call("$f_instance_of", left, ast.Constant(self.type_name()))
+            return call("$f_instance_of", left, ast.Constant(self.type_name()))
         return left
 
     def type_name(self) -> str:
@@ -327,7 +292,7 @@ class _Parser:
             while self.accept(","):
                 tests.append(self.positive_test())
             self.expect(")")
-            test: ast.expr = _call("$f_any_true", _list(tests))
+            test: ast.expr = call("$f_any_true", _list(tests))
         else:
             test = self.positive_test()
         return _bind_input(value, test)
@@ -335,24 +300,24 @@ class _Parser:
     def additive(self) -> ast.expr:
         left = self.multiplicative()
         while (op := self.accept("+", "-")) is not None:
-            left = _call("$f_add" if op == "+" else "$f_sub", left, self.multiplicative())
+            left = call("$f_add" if op == "+" else "$f_sub", left, self.multiplicative())
         return left
 
     def multiplicative(self) -> ast.expr:
         left = self.power()
         while (op := self.accept("*", "/")) is not None:
-            left = _call("$f_mul" if op == "*" else "$f_div", left, self.power())
+            left = call("$f_mul" if op == "*" else "$f_div", left, self.power())
         return left
 
     def power(self) -> ast.expr:
         left = self.unary()
         while self.accept("**"):
-            left = _call("$f_pow", left, self.unary())
+            left = call("$f_pow", left, self.unary())
         return left
 
     def unary(self) -> ast.expr:
         if self.accept("-"):
-            return _call("$f_neg", self.unary())
+            return call("$f_neg", self.unary())
         return self.postfix(self.primary())
 
     def postfix(self, value: ast.expr) -> ast.expr:
@@ -362,7 +327,7 @@ class _Parser:
                 if token.kind != "name":
                     raise self.error("expected a name after '.'")
                 self.index += 1
-                value = _call("$f_path", value, ast.Constant(token.value))
+                value = call("$f_path", value, ast.Constant(token.value))
             elif not self.in_interval and self.accept("["):
                 value = self.filter(value)
             else:
@@ -372,7 +337,7 @@ class _Parser:
         condition = self.expression()
         self.expect("]")
         per_item = ast.ListComp(elt=condition, generators=[_comprehension("item", value)])
-        return _call("$f_filter", value, per_item)
+        return call("$f_filter", value, per_item)
 
     def primary(self) -> ast.expr:
         token = self.current
@@ -381,7 +346,7 @@ class _Parser:
             return ast.Constant(token.value)
         if token.kind == "temporal":
             self.index += 1
-            return _call("$f_temporal", ast.Constant(token.value))
+            return call("$f_temporal", ast.Constant(token.value))
         if token.kind == "name":
             return self.name(token)
         if self.accept("("):
@@ -446,7 +411,7 @@ class _Parser:
                 args.append(self.argument())
             self.expect(")")
         if name in BUILTINS:
-            return _call(f"$feel:{name}", *args)
+            return call(f"$feel:{name}", *args)
         if name.startswith("_"):
             raise FeelError(f"FEEL: the function name {name!r} is not allowed.")
         return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=args, keywords=[])
@@ -466,9 +431,9 @@ class _Parser:
             self.index += 2
             tests = self.positive_tests()
             self.expect(")")
-            return _call("$f_none_true", _list(tests))
+            return call("$f_none_true", _list(tests))
         tests = self.positive_tests()
-        return tests[0] if len(tests) == 1 else _call("$f_any_true", _list(tests))
+        return tests[0] if len(tests) == 1 else call("$f_any_true", _list(tests))
 
     def positive_tests(self) -> list[ast.expr]:
         tests = [self.positive_test()]
@@ -481,16 +446,16 @@ class _Parser:
     def positive_test(self) -> ast.expr:
         operator = self.accept(*self._TEST_OPERATORS)
         if operator is not None:
-            return _call("$f_true", _call(self._TEST_OPERATORS[operator], _variable(INPUT_NAME), self.additive()))
+            return call("$f_true", call(self._TEST_OPERATORS[operator], _variable(INPUT_NAME), self.additive()))
         if self.is_op("[", "]", "(") and self._interval_ahead():
             return self.interval()
         start = self.index
         value = self.expression()
         if _uses_input(value):
-            return _call("$f_true", value)
+            return call("$f_true", value)
         if self.tokens[start].kind == "name" and self.tokens[start].value == "null" and self.index == start + 1:
-            return _call("$f_is_null", _variable(INPUT_NAME))
-        return _call("$f_matches", _variable(INPUT_NAME), value)
+            return call("$f_is_null", _variable(INPUT_NAME))
+        return call("$f_matches", _variable(INPUT_NAME), value)
 
     def _interval_ahead(self) -> bool:
         """At `[`, `]` or `(`: does `a..b` follow (an interval) rather than a list or a parenthesised value?"""
@@ -521,7 +486,7 @@ class _Parser:
         closing = self.accept("]", "[", ")")
         if closing is None:
             raise self.error("expected ']', '[' or ')' to close the interval")
-        return _call("$f_in_interval", _variable(INPUT_NAME), low, high, ast.Constant(opening == "["),
+        return call("$f_in_interval", _variable(INPUT_NAME), low, high, ast.Constant(opening == "["),
                      ast.Constant(closing == "]"))
 
 
@@ -529,7 +494,7 @@ def _bind_input(value: ast.expr, test: ast.expr) -> ast.expr:
     """Evaluate a unary test with `?` bound to `value` (a one-element comprehension gives the scope)."""
     scoped = ast.ListComp(elt=test, generators=[ast.comprehension(
         target=ast.Name(id=INPUT_NAME, ctx=ast.Store()), iter=_list([value]), ifs=[], is_async=0)])
-    return _call("$f_first", scoped)
+    return call("$f_first", scoped)
 
 
 def _uses_input(tree: ast.AST) -> bool:

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from workflows.errors import ExpressionError
+from workflows.tokens import DIGITS, Token, TokenParser, call
 
 WORD_OPERATORS = {"and": "&&", "or": "||", "not": "!", "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">",
                   "ge": ">=", "div": "/", "mod": "%", "empty": "empty"}
@@ -38,16 +38,6 @@ SYMBOLS = ("&&", "||", "==", "!=", "<=", ">=", "!", "<", ">", "+", "-", "*", "/"
            ")", "[", "]")
 KEYWORDS = {"true": True, "false": False, "null": None}
 FORBIDDEN_WORDS = {"instanceof", "new", "class"}
-
-DIGITS = frozenset("0123456789")  # str.isdigit() also accepts "²", which int() refuses
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # number | string | name | op | end
-    value: Any
-    position: int
-
 
 class JuelError(ExpressionError):
     pass
@@ -130,34 +120,11 @@ def _scan_symbol(text: str, index: int, tokens: list[Token], offset: int) -> int
 # --- parser: JUEL grammar to sandbox AST --------------------------------------------------------------------------
 
 
-def _call(name: str, *args: ast.expr) -> ast.Call:
-    return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=list(args), keywords=[])
 
 
-class _Parser:
-    def __init__(self, tokens: list[Token]):
-        self.tokens = tokens
-        self.index = 0
-
-    @property
-    def current(self) -> Token:
-        return self.tokens[self.index]
-
-    def accept(self, *ops: str) -> str | None:
-        token = self.current
-        if token.kind == "op" and token.value in ops:
-            self.index += 1
-            return str(token.value)
-        return None
-
-    def expect(self, op: str) -> None:
-        if self.accept(op) is None:
-            raise self.error(f"expected '{op}'")
-
-    def error(self, what: str) -> JuelError:
-        token = self.current
-        found = "the end" if token.kind == "end" else repr(token.value)
-        return JuelError(f"JUEL: {what} at position {token.position + 1}, found {found}.")
+class _Parser(TokenParser):
+    language = "JUEL"
+    error_class = JuelError
 
     def parse(self) -> ast.expr:
         expression = self.ternary()
@@ -171,27 +138,27 @@ class _Parser:
         if self.accept("?"):
             body = self.ternary()
             self.expect(":")
-            return ast.IfExp(test=_call("$bool", condition), body=body, orelse=self.ternary())
+            return ast.IfExp(test=call("$bool", condition), body=body, orelse=self.ternary())
         return condition
 
     def disjunction(self) -> ast.expr:
         operands = [self.conjunction()]
         while self.accept("||"):
             operands.append(self.conjunction())
-        return operands[0] if len(operands) == 1 else ast.BoolOp(op=ast.Or(), values=[_call("$bool", o)
+        return operands[0] if len(operands) == 1 else ast.BoolOp(op=ast.Or(), values=[call("$bool", o)
                                                                                       for o in operands])
 
     def conjunction(self) -> ast.expr:
         operands = [self.equality()]
         while self.accept("&&"):
             operands.append(self.equality())
-        return operands[0] if len(operands) == 1 else ast.BoolOp(op=ast.And(), values=[_call("$bool", o)
+        return operands[0] if len(operands) == 1 else ast.BoolOp(op=ast.And(), values=[call("$bool", o)
                                                                                        for o in operands])
 
     def _binary(self, next_level: Callable[[], ast.expr], operations: dict[str, str]) -> ast.expr:
         left = next_level()
         while (op := self.accept(*operations)) is not None:
-            left = _call(operations[op], left, next_level())
+            left = call(operations[op], left, next_level())
         return left
 
     def equality(self) -> ast.expr:
@@ -208,11 +175,11 @@ class _Parser:
 
     def unary(self) -> ast.expr:
         if self.accept("!"):
-            return _call("$not", self.unary())
+            return call("$not", self.unary())
         if self.accept("-"):
-            return _call("$neg", self.unary())
+            return call("$neg", self.unary())
         if self.accept("empty"):
-            return _call("$empty", self.unary())
+            return call("$empty", self.unary())
         return self.postfix(self.primary())
 
     def postfix(self, value: ast.expr) -> ast.expr:
@@ -224,11 +191,11 @@ class _Parser:
                 self.index += 1
                 if self.current.kind == "op" and self.current.value == "(":
                     raise self.error(f"method calls like .{token.value}(...) are not supported; use a helper")
-                value = _call("$prop", value, ast.Constant(token.value))
+                value = call("$prop", value, ast.Constant(token.value))
             elif self.accept("["):
                 index = self.ternary()
                 self.expect("]")
-                value = _call("$prop", value, index)
+                value = call("$prop", value, index)
             else:
                 return value
 
@@ -259,7 +226,7 @@ class _Parser:
                     args.append(self.ternary())
                 self.expect(")")
             return ast.Call(func=ast.Name(id=token.value, ctx=ast.Load()), args=args, keywords=[])
-        return _call("$var", ast.Constant(token.value))
+        return call("$var", ast.Constant(token.value))
 
 
 def parse(text: str) -> ast.expr:
@@ -274,7 +241,7 @@ def parse(text: str) -> ast.expr:
             trees.append(ast.Constant(chunk))
     if len(parts) == 1 and parts[0][0]:
         return _located(trees[0])
-    return _located(_call("$concat", *trees))
+    return _located(call("$concat", *trees))
 
 
 def _located(tree: ast.expr) -> ast.expr:
