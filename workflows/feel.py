@@ -15,7 +15,15 @@ names, `a.b` paths, lists `[1, 2]` and filters `list[item > 2]` / `list[1]` (1-b
 contexts `{a: 1, "b": 2}`, `+ - * / **`, `= != < <= > >=`, `and or` (three-valued), `between x and y`,
 `x in <unary tests>`, `if c then a else b`, `for x in list return e`, `some/every x in list satisfies c`,
 and the built-in functions in workflows.feel_functions plus kimflow's helpers (`frist(...)`, ...).
-A name that is not defined evaluates to null, as the FEEL specification says.
+A name that is not defined evaluates to null, as the FEEL specification says. Unary tests are three-valued
+(true, false, null) as in DMN 1.3 and Camunda 7's FEEL engine: `not(1)` does not match "b" (null), and neither
+does `1`; only a test that is true makes a rule match (tests/test_feel__unary_tests.py goes through the cases).
+
+Why our own parser: the Python FEEL implementations on PyPI (pySFeel 1.4, last release 2022, S-FEEL with
+deliberate deviations such as a required `item` in filters and an assignment extension; bkflow-feel 1.2, last
+release 2023) evaluate directly in Python, outside kimflow's sandbox: no step or time budget for a decision
+table that a process owner deploys, and their own notion of which Python objects an expression may reach.
+Translating FEEL into the sandbox's tree gives one security model and one budget for JUEL, Python and FEEL.
 """
 
 from __future__ import annotations
@@ -292,7 +300,7 @@ class _Parser(TokenParser):
             while self.accept(","):
                 tests.append(self.positive_test())
             self.expect(")")
-            test: ast.expr = call("$f_any_true", _list(tests))
+            test: ast.expr = call("$f_or", *tests)
         else:
             test = self.positive_test()
         return _bind_input(value, test)
@@ -431,9 +439,9 @@ class _Parser(TokenParser):
             self.index += 2
             tests = self.positive_tests()
             self.expect(")")
-            return call("$f_none_true", _list(tests))
+            return call("$f_not", call("$f_or", *tests))
         tests = self.positive_tests()
-        return tests[0] if len(tests) == 1 else call("$f_any_true", _list(tests))
+        return tests[0] if len(tests) == 1 else call("$f_or", *tests)
 
     def positive_tests(self) -> list[ast.expr]:
         tests = [self.positive_test()]
@@ -446,13 +454,13 @@ class _Parser(TokenParser):
     def positive_test(self) -> ast.expr:
         operator = self.accept(*self._TEST_OPERATORS)
         if operator is not None:
-            return call("$f_true", call(self._TEST_OPERATORS[operator], _variable(INPUT_NAME), self.additive()))
+            return call(self._TEST_OPERATORS[operator], _variable(INPUT_NAME), self.additive())
         if self.is_op("[", "]", "(") and self._interval_ahead():
             return self.interval()
         start = self.index
         value = self.expression()
         if _uses_input(value):
-            return call("$f_true", value)
+            return call("$f_bool", value)
         if self.tokens[start].kind == "name" and self.tokens[start].value == "null" and self.index == start + 1:
             return call("$f_is_null", _variable(INPUT_NAME))
         return call("$f_matches", _variable(INPUT_NAME), value)

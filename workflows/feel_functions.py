@@ -175,19 +175,20 @@ def between(value: Any, low: Any, high: Any) -> bool | None:
     return both(greater_equal(value, low), less_equal(value, high))
 
 
-def in_interval(value: Any, low: Any, high: Any, low_closed: bool, high_closed: bool) -> bool:
+def in_interval(value: Any, low: Any, high: Any, low_closed: bool, high_closed: bool) -> bool | None:
     above = (greater_equal if low_closed else greater)(value, low)
     below = (less_equal if high_closed else less)(value, high)
-    return above is True and below is True
+    return both(above, below)
 
 
-def matches(value: Any, expected: Any) -> bool:
-    """A unary test that is a plain value: equal to it, or an element of it when it is a list."""
+def matches(value: Any, expected: Any) -> bool | None:
+    """A unary test that is a plain value: equal to it, or an element of it when it is a list (null when the
+    types cannot be compared, so that `not(1)` does not match "b" either)."""
     if isinstance(expected, list) and not isinstance(value, list):
-        return any(equal(value, item) is True for item in expected)
+        return either(*(equal(value, item) for item in expected)) if expected else False
     if isinstance(expected, bool) and not isinstance(value, bool) and value is not None:
         return expected  # an expression that already tested something (`date(x) < today()`)
-    return equal(value, expected) is True
+    return equal(value, expected)
 
 
 # --- arithmetic --------------------------------------------------------------------------------------------
@@ -359,8 +360,7 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     "$f_neg": negative,
     "$f_path": path, "$f_filter": filter_list, "$f_iter": as_list, "$f_range": number_range, "$f_first": first,
     "$f_some": any, "$f_every": all,
-    "$f_any_true": lambda checks: any(check is True for check in checks),
-    "$f_none_true": lambda checks: not any(check is True for check in checks),
+    "$f_not": negate, "$f_bool": lambda value: value if isinstance(value, bool) else None,
     "$f_matches": matches, "$f_is_null": lambda value: value is None, "$f_in_interval": in_interval,
     "$f_temporal": parse_temporal, "$f_instance_of": instance_of,
 }
