@@ -15,8 +15,10 @@ def test_the_audit_trail_names_decision_version_date_and_matched_rules(runtime: 
     clock.set(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
     deploy(runtime, "business_rule")
     with runtime.command() as ctx:
-        started = instances.start(ctx, key="business_rule", variables_in={"tagessaetze": 91, "alter": 17})
-        assert instances.get_variables(ctx, started.id)["bewertung"] == "erheblich"
+        started = instances.start(ctx, key="business_rule", variables_in={
+            "tagessaetze": 91, "alter": 17, "entscheidungsdatum": "2026-02-27"})
+        stored = instances.get_variables(ctx, started.id)
+        assert (stored["bewertung"], stored["bewertung_regel"]) == ("erheblich", "straftaten:1")
     with runtime.command() as ctx:
         events = audit.query(ctx, kinds=["decision_evaluated"], instance_id=started.id)
     by_element = {e.element_id: e.details for e in events}
@@ -24,6 +26,7 @@ def test_the_audit_trail_names_decision_version_date_and_matched_rules(runtime: 
     single = by_element["einzeln"]
     assert (single["decision_key"], single["decision_version"]) == ("straftaten", 1)
     assert single["evaluated_at"] == "2026-03-02T09:30:00+00:00"
+    assert single["decision_date"] == "2026-02-27"
     assert single["matched_rules"] == [{"id": "r_erheblich", "index": 2,
                                         "annotation": "§12a Abs. 1 StAG: mehr als 90 Tagessätze"}]
     assert [m["id"] for m in by_element["liste"]["matched_rules"]] == ["h2", "h3"]

@@ -1,7 +1,9 @@
 """Business rule tasks at run time: find the decision (Camunda binding rules), evaluate it, map its result.
 
-The audit trail records which decision version was used, for which evaluation date, and which rules matched,
-so that every eligibility decision can be checked against the law it encodes.
+The audit trail records which decision version was used, when it was evaluated, for which decision date (the
+process variable `entscheidungsdatum`, which tables for changing law take as an input), and which rules matched,
+so that every eligibility decision can be checked against the law it encodes. The result variable gets a
+companion `<name>_regel` ("key:version (tag)") so that the case file shows which rule version decided.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 from workflows import decisions, definitions
 from workflows.context import Ctx
 from workflows.engine.scripting import EngineContext, StepError
+
+# The date a procedure's decision is made for (law in force on that day); models set it, tables read it.
+DECISION_DATE = "entscheidungsdatum"
 
 if TYPE_CHECKING:
     from workflows.engine import EngineTask as Task
@@ -37,9 +42,13 @@ def run_decision(ctx: Ctx, definition: definitions.DefinitionInfo, engine: Engin
         raise StepError(f"Decision {key!r} failed: {error}", element_id=element, task_id=str(task.id)) from error
     if attributes.get("result_variable"):
         data[attributes["result_variable"]] = value
+        data[f"{attributes['result_variable']}_regel"] = f"{row.key}:{row.version}" + (
+            f" ({row.version_tag})" if row.version_tag else "")
+    decision_date = data.get(DECISION_DATE)
     engine.record("decision_evaluated", element_id=element, task_id=str(task.id), decision_key=row.key,
                   decision_id=row.id, decision_version=row.version, version_tag=row.version_tag,
                   evaluated_at=engine.now.isoformat(),
+                  decision_date=decision_date.isoformat() if hasattr(decision_date, "isoformat") else decision_date,
                   matched_rules=[{"id": m.id, "index": m.index, "annotation": m.annotation}
                                  for m in result.matched_rules],
                   result_variable=attributes.get("result_variable"))
