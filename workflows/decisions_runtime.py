@@ -9,6 +9,7 @@ companion `<name>_regel` ("key:version (tag)") so that the case file shows which
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from workflows import decisions, definitions
@@ -48,7 +49,7 @@ def run_decision(ctx: Ctx, definition: definitions.DefinitionInfo, engine: Engin
     engine.record("decision_evaluated", element_id=element, task_id=str(task.id), decision_key=row.key,
                   decision_id=row.id, decision_version=row.version, version_tag=row.version_tag,
                   evaluated_at=engine.now.isoformat(),
-                  decision_date=decision_date.isoformat() if hasattr(decision_date, "isoformat") else decision_date,
+                  decision_date=decision_date.isoformat() if isinstance(decision_date, date) else decision_date,
                   matched_rules=[{"id": m.id, "index": m.index, "annotation": m.annotation}
                                  for m in result.matched_rules],
                   result_variable=attributes.get("result_variable"))

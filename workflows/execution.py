@@ -62,7 +62,14 @@ def engine_context(ctx: Ctx, definition: definitions.DefinitionInfo) -> EngineCo
                               max_steps=ctx.settings.expression_max_steps),
         helpers=helpers.helpers_for(ctx), actor=ctx.actor.id)
     context.run_decision = partial(decisions_runtime.run_decision, ctx, definition, context)
+    context.send_message = partial(_send_message, ctx)
     return context
+
+
+def _send_message(ctx: Ctx, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    from workflows import messages
+
+    return messages.send_from(ctx, name, payload)
 
 
 def load(ctx: Ctx, instance_id: str, row: InstanceRecord | None = None) -> Loaded | None:

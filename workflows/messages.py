@@ -27,6 +27,10 @@ class CorrelationError(InvalidInputError):
 
     code = "mismatching_correlation"
 
+    def __init__(self, message: str, *, targets: int = 0):
+        super().__init__(message)
+        self.targets = targets
+
 
 @dataclass(frozen=True)
 class CorrelationResult:
@@ -45,10 +49,10 @@ def correlate(ctx: Ctx, name: str, *, business_key: str | None = None,
     total = len(subscriptions) + len(starts)
     if total == 0:
         raise CorrelationError(f"Cannot correlate message '{name}': No process definition or execution matches the "
-                               "parameters.")
+                               "parameters.", targets=0)
     if not all_targets and total > 1:
         raise CorrelationError(f"Cannot correlate message '{name}': {total} targets (executions or start events) "
-                               "match the parameters; correlate with all=true or narrow it down.")
+                               "match the parameters; correlate with all=true or narrow it down.", targets=total)
     payload = dict(process_variables or {})
     results = [_deliver(ctx, sub, name, payload) for sub in _one_per_task(subscriptions)]
     for definition in starts:
@@ -72,7 +76,9 @@ def _instances_with_variable(name: str, value: Any) -> Any:
     query = sa.select(model.instance_id).where(model.name == name)
     if value is None:
         return query.where(model.type == "Null")
-    return query.where(model.text_value == variables.text_of(value), model.type == variables.camunda_type(value))
+    kind = variables.camunda_type(value)
+    kinds = ["Integer", "Long"] if kind in ("Integer", "Long") else [kind]  # a number matches whatever its width
+    return query.where(model.text_value == variables.text_of(value), model.type.in_(kinds))
 
 
 def _one_per_task(subscriptions: list[schema.MessageSubscription]) -> list[schema.MessageSubscription]:
@@ -155,3 +161,27 @@ def throw_signal(ctx: Ctx, name: str, variables_in: Mapping[str, Any] | None = N
         caught += 1
     audit.record(ctx, "signal_thrown", details={"signal": name, "instances": caught})
     return caught
+
+
+def send_from(ctx: Ctx, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Deliver a message a case threw, while its step runs: to the case its `businessKey` names, or to the
+    process that starts on it. Carries only the variables the throw event lists (engine.events). Returns what
+    the thrower's audit event records.
+
+    A message addressed to a case (with a businessKey) that no case waits for makes the step fail: it is retried
+    and then becomes an incident, so that a referral or a report back never vanishes. A message without address
+    and without any receiver is only recorded, as Camunda 7 does nothing for a throw event without
+    implementation.
+    """
+    from workflows.engine.scripting import StepError
+
+    business_key, variables = payload.get("business_key"), dict(payload.get("variables") or {})
+    details = {"business_key": business_key, "variables": sorted(variables)}
+    try:
+        results = correlate(ctx.as_system(), name, business_key=business_key, process_variables=variables)
+    except CorrelationError as error:
+        if error.targets == 0 and business_key is None:
+            return {**details, "caught": False}
+        raise StepError(f"The message '{name}' could not be delivered: {error}",
+                        element_id=payload.get("element_id")) from error
+    return {**details, "caught": True, "receivers": [r.instance_id for r in results]}

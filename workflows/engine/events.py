@@ -103,6 +103,39 @@ def send_signal_out(task: Task, outbox_before: int) -> None:
         outbox.append(BpmnEvent(definition, payload={}))
 
 
+BUSINESS_KEY_PARAMETER = "businessKey"
+
+
+def throws_message(spec: Any) -> bool:
+    return isinstance(spec, ThrowingEvent) and isinstance(getattr(spec, "event_definition", None),
+                                                          MessageEventDefinition)
+
+
+def address_message_out(task: Task, outbox_before: int) -> None:
+    """A message that leaves the instance carries exactly the throw event's input parameters (kimflow).
+
+    The process owner lists in camunda:inputOutput what the receiving procedure may learn (a referral carries
+    only what the consent covers); an input parameter `businessKey` names the receiving case. Nothing else of
+    the case's data travels.
+    """
+    if not throws_message(task.task_spec):
+        return
+    definition = task.task_spec.event_definition
+    values = dict(task.internal_data.pop("kim_message", {}))  # the input parameters, kept by hooks.activate
+    payload = {"business_key": values.pop(BUSINESS_KEY_PARAMETER, None), "variables": values,
+               "element_id": getattr(task.task_spec, "bpmn_id", None)}
+    outbox = task.workflow.top_workflow.bpmn_events
+    send = engine_of(task).context.send_message
+    for event in [e for e in outbox[outbox_before:] if e.event_definition == definition]:
+        if send is None:  # no runtime around (engine-only tests): the message stays in the outbox
+            event.payload = payload
+            continue
+        delivery = send(definition.name, payload)  # in this step: if it cannot be delivered, the step fails
+        outbox.remove(event)
+        engine_of(task).context.record("message_thrown", element_id=payload["element_id"], task_id=str(task.id),
+                                       name=definition.name, **delivery)
+
+
 def _boundary_catchers(task: Task, definition: ErrorEventDefinition) -> list[Task]:
     parent = task.parent
     if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):

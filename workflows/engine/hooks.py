@@ -74,6 +74,8 @@ def activate(task: Task) -> None:
             previous[name] = task.data.get(name, _MISSING)
             task.data[name] = parameter_value(task, parameter["value"])
         task.internal_data["kim_locals"] = previous
+        if events.throws_message(task.task_spec):  # what the message carries, before the locals are gone
+            task.internal_data["kim_message"] = {p["name"]: task.data[p["name"]] for p in inputs}
     if isinstance(task.task_spec, UserTask):
         task.internal_data["kim_task"] = _user_task_info(task, attributes)
     elif isinstance(task.task_spec, ExternalTaskSpec):

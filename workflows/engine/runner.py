@@ -127,6 +127,7 @@ def _run(task: Task) -> None:
     outbox = len(task.workflow.top_workflow.bpmn_events)
     task.run()
     events.send_signal_out(task, outbox)
+    events.address_message_out(task, outbox)
     _propagate_to_parent_process(task)
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from SpiffWorkflow.task import Task
 
 DecisionRunner = Callable[["Task", Mapping[str, Any], dict[str, Any]], Any]
+MessageSender = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 class StepError(KimflowError):
@@ -43,6 +44,7 @@ class EngineContext:
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
     helpers: dict[str, Callable[..., Any]] = field(default_factory=dict)
     run_decision: DecisionRunner | None = None
+    send_message: MessageSender | None = None  # deliver a message that leaves the instance (raises if it cannot)
     actor: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     interrupts: list[Any] = field(default_factory=list)  # event subprocess tasks whose start interrupts
