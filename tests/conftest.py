@@ -100,3 +100,18 @@ CASEWORKER = Actor("erika", "caseworker", frozenset({"fm-team"}))
 OTHER_CASEWORKER = Actor("bernd", "caseworker", frozenset({"abh-team"}))
 SUPERVISOR = Actor("tina", "supervisor", frozenset({"fm-team", "abh-team"}))
 ADMIN = Actor("admin", "admin", frozenset())
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def kim_files() -> list[tuple[str, bytes]]:
+    """The bundled KIM models, decision tables and forms (bpmn/ and forms/), as `make run` deploys them."""
+    folders = (ROOT / "bpmn", ROOT / "forms")
+    return [(p.name, p.read_bytes()) for folder in folders for p in sorted(folder.iterdir())
+            if definitions.kind_of(p.name) != "resource"]
+
+
+def deploy_kim(runtime: Runtime) -> definitions.DeploymentResult:
+    with runtime.command() as ctx:
+        return definitions.deploy(ctx, kim_files(), name="kim", source="test")
