@@ -127,4 +127,4 @@ def _bearer(runtime: Runtime, token: str) -> Actor:
 def require_role(actor: Actor, *roles: str) -> None:
     if actor.role not in roles and actor.role != "admin":
         raise ApiError(403, f"This needs one of the roles {', '.join(roles)}; you are {actor.role}.",
-                       "AuthorizationException")
+                       "AuthorizationException", extra={"userId": actor.id, "missingAuthorizations": []})

@@ -20,7 +20,8 @@ PARSE_ERROR_PREFIX = "ENGINE-09005 Could not parse BPMN process."
 _CAMUNDA: list[tuple[type[Exception], int, str]] = [
     (errors.DeploymentError, 400, "ParseException"),
     (errors.NotFoundError, 404, "InvalidRequestException"),
-    (errors.ConflictError, 409, "OptimisticLockingException"),
+    (errors.ConcurrentChangeError, 409, "OptimisticLockingException"),
+    (errors.ConflictError, 409, "ProcessEngineException"),
     (errors.PermissionDeniedError, 403, "AuthorizationException"),
     (errors.InvalidInputError, 400, "InvalidRequestException"),
     (errors.DecisionError, 400, "DecisionException"),
@@ -30,27 +31,36 @@ _CAMUNDA: list[tuple[type[Exception], int, str]] = [
 
 
 class ApiError(Exception):
-    """An error raised by the web layer itself (bad request, unauthorised)."""
+    """An error raised by the web layer itself (bad request, unauthorised); `extra` adds fields to the body."""
 
     def __init__(self, status: int, message: str, camunda_type: str = "InvalidRequestException",
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.camunda_type = camunda_type
         self.headers = headers or {}
+        self.extra = extra or {}
 
 
 def camunda_body(error: Exception) -> tuple[dict[str, Any], int]:
+    """Camunda's ExceptionDto: type, message and (7.20+) the numeric code: 1 for optimistic locking, else 0."""
     if isinstance(error, ApiError):
-        return {"type": error.camunda_type, "message": error.message}, error.status
+        return {"type": error.camunda_type, "message": error.message, **_code(error.camunda_type),
+                **error.extra}, error.status
     for cls, status, name in _CAMUNDA:
         if isinstance(error, cls):
-            body: dict[str, Any] = {"type": name, "message": _message(error)}
+            body: dict[str, Any] = {"type": name, "message": _message(error), **_code(name)}
             if isinstance(error, errors.DeploymentError):
                 body["details"] = _details(error)
             return body, status
-    return {"type": "ProcessEngineException", "message": "Internal error"}, 500
+    return {"type": "ProcessEngineException", "message": "Internal error", "code": 0}, 500
+
+
+def _code(camunda_type: str) -> dict[str, int]:
+    if camunda_type == "AuthenticationException":
+        return {}
+    return {"code": 1 if camunda_type == "OptimisticLockingException" else 0}
 
 
 def _message(error: Exception) -> str:
@@ -85,7 +95,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
         if _is_api():
-            response = jsonify(type="RestException", message=error.description or error.name)
+            response = jsonify(type="RestException", message=error.description or error.name, code=0)
             response.status_code = error.code or 500
             return response
         return error
@@ -106,7 +116,7 @@ def register(app: Flask) -> None:
     def unexpected(error: Exception) -> Any:
         app.logger.exception("unexpected error")
         if _is_api():
-            response = jsonify(type="ProcessEngineException", message="Internal error")
+            response = jsonify(type="ProcessEngineException", message="Internal error", code=0)
             response.status_code = 500
             return response
         return "Interner Fehler", 500

@@ -23,6 +23,12 @@ class ConflictError(KimflowError):
     code = "conflict"
 
 
+class ConcurrentChangeError(ConflictError):
+    """Someone else changed the object since it was read (optimistic locking): reloading and retrying may work."""
+
+    code = "concurrent_change"
+
+
 class InvalidInputError(KimflowError):
     """The caller's input is wrong: unknown variable type, missing field, malformed value."""
 

@@ -152,8 +152,10 @@ def settle(ctx: Ctx, loaded: Loaded) -> None:
     jobs.tidy(ctx, loaded)
     runner.finish(loaded.workflow)
     outbound = runner.outbound_events(loaded.workflow)
+    cancelled_calls = [e["child_instance_id"] for e in loaded.engine.events if e.get("kind") == "call_cancelled"]
     _write(ctx, loaded)
     _broadcast(ctx, loaded, outbound)
+    _end_called_instances(ctx, cancelled_calls)
 
 
 def _write(ctx: Ctx, loaded: Loaded) -> None:
@@ -183,9 +185,20 @@ def _write(ctx: Ctx, loaded: Loaded) -> None:
         instances.resume_caller(ctx.as_system(), row, current)
 
 
+def _end_called_instances(ctx: Ctx, child_ids: list[str]) -> None:
+    """A call activity was cancelled (interrupting boundary event, terminate end event): its called instance ends
+    too, terminated internally (Camunda: INTERNALLY_TERMINATED)."""
+    from workflows import instances
+
+    for child_id in child_ids:
+        instances.terminate(ctx.as_system(), child_id, reason="Call activity cancelled", internal=True,
+                            if_running=True)
+
+
 def _broadcast(ctx: Ctx, loaded: Loaded, outbound: list[tuple[str, str, dict[str, Any]]]) -> None:
     """Signals are global (Camunda 7): a thrown one goes to every other instance waiting for it (this one has
-    caught it already, if it waits for it) and starts every process with a signal start event for it."""
+    caught it already, if it waits for it) and starts every process with a signal start event for it. Messages
+    that leave the instance were delivered during their step already (messages.send_from)."""
     from workflows import messages
 
     for kind, name, payload in outbound:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workflows import fastsql, schema
-from workflows.errors import ConflictError
+from workflows.errors import ConcurrentChangeError, ConflictError
 
 TABLE = schema.table(schema.ProcessInstance)
 
@@ -109,8 +109,8 @@ def saved(record: InstanceRecord) -> None:
 
 
 def conflict(record: InstanceRecord) -> ConflictError:
-    return ConflictError(f"Process instance {record.id} was changed by someone else in the meantime; "
-                         "reload and try again.")
+    return ConcurrentChangeError(f"Process instance {record.id} was changed by someone else in the meantime; "
+                                 "reload and try again.")
 
 
 def adjust_incidents(session: Session, instance_id: str, delta: int) -> None:

@@ -216,18 +216,25 @@ def _set_suspended(ctx: Ctx, instance_id: str, suspended: bool, reason: str | No
                  definition_key=row.definition_key, details={"reason": reason})
 
 
-def terminate(ctx: Ctx, instance_id: str, *, reason: str) -> None:
-    """End a running instance at once (with its called child instances); the reason is kept."""
+def terminate(ctx: Ctx, instance_id: str, *, reason: str, internal: bool = False, if_running: bool = False) -> None:
+    """End a running instance at once (with its called child instances); the reason is kept.
+
+    `internal`: the engine ended it (its call activity was cancelled), not a person or client (Camunda's
+    INTERNALLY_TERMINATED instead of EXTERNALLY_TERMINATED); children inherit it, as in Camunda.
+    `if_running`: an instance that has ended already is left alone instead of raising ConflictError.
+    """
     if not reason or not reason.strip():
         raise InvalidInputError("A reason is required to terminate a process instance.")
     loaded = execution.load(ctx, instance_id)
     if loaded is None:
         raise NotFoundError(f"Process instance {instance_id} does not exist.")
     row = loaded.row
+    if if_running and not InstanceState(row.state).is_running:
+        return
     row.state = check_instance_transition(row.state, InstanceState.TERMINATED)
     for child in list_instances(ctx, super_instance_id=instance_id, states=[InstanceState.ACTIVE,
                                                                              InstanceState.SUSPENDED]):
-        terminate(ctx, child.id, reason=f"Calling instance terminated: {reason}")
+        terminate(ctx, child.id, reason=f"Calling instance terminated: {reason}", internal=internal)
     live = variables.live_task_ids(loaded.workflow)
     loaded.workflow.cancel()
     row.ended_at, row.end_reason = ctx.now(), reason
@@ -237,7 +244,7 @@ def terminate(ctx: Ctx, instance_id: str, *, reason: str) -> None:
     writes.run(ctx)
     incidents.close_for_tasks(ctx, row, live)
     audit.record(ctx, "instance_terminated", instance_id=instance_id, definition_key=row.definition_key,
-                 details={"reason": reason})
+                 details={"reason": reason, "internal": internal})
 
 
 # --- call activities ---------------------------------------------------------------------------------------

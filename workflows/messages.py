@@ -41,13 +41,14 @@ class CorrelationResult:
 
 def correlate(ctx: Ctx, name: str, *, business_key: str | None = None,
               correlation_keys: Mapping[str, Any] | None = None, process_variables: Mapping[str, Any] | None = None,
-              all_targets: bool = False) -> list[CorrelationResult]:
+              all_targets: bool = False, instance_id: str | None = None) -> list[CorrelationResult]:
+    """Deliver to the waiting instances (and start events) that match; `instance_id` narrows to one instance."""
     if not name:
         raise InvalidInputError("messageName is required.")
-    subscriptions = _matching_subscriptions(ctx, name, business_key, correlation_keys or {})
-    starts = _matching_start_definitions(ctx, name) if not correlation_keys else []
+    subscriptions = _matching_subscriptions(ctx, name, business_key, correlation_keys or {}, instance_id)
+    starts = _matching_start_definitions(ctx, name) if not correlation_keys and instance_id is None else []
     total = len(subscriptions) + len(starts)
-    if total == 0:
+    if total == 0 and not all_targets:  # correlating to all of none is fine in Camunda
         raise CorrelationError(f"Cannot correlate message '{name}': No process definition or execution matches the "
                                "parameters.", targets=0)
     if not all_targets and total > 1:
@@ -60,12 +61,14 @@ def correlate(ctx: Ctx, name: str, *, business_key: str | None = None,
     return results
 
 
-def _matching_subscriptions(ctx: Ctx, name: str, business_key: str | None,
-                            correlation_keys: Mapping[str, Any]) -> list[schema.MessageSubscription]:
+def _matching_subscriptions(ctx: Ctx, name: str, business_key: str | None, correlation_keys: Mapping[str, Any],
+                            instance_id: str | None = None) -> list[schema.MessageSubscription]:
     active = sa.select(schema.ProcessInstance.id).where(schema.ProcessInstance.state == InstanceState.ACTIVE)
     query = sa.select(MS).where(MS.event_type == "message", MS.name == name, MS.instance_id.in_(active))
     if business_key is not None:
         query = query.where(MS.business_key == business_key)
+    if instance_id is not None:
+        query = query.where(MS.instance_id == instance_id)
     for key, value in correlation_keys.items():
         query = query.where(MS.instance_id.in_(_instances_with_variable(key, value)))
     return list(ctx.session.scalars(query.order_by(MS.created_at, MS.id)))

@@ -24,10 +24,18 @@ _TYPES: tuple[tuple[Any, str], ...] = ((bool, "Boolean"), (float, "Double"), ((d
                                       ((dict, list, tuple), "Json"), (str, "String"))
 
 
+class Long(int):
+    """An integer a client declared as Camunda `Long`: it stays Long in the API even when it is small."""
+
+    __slots__ = ()
+
+
 def camunda_type(value: Any) -> str:
     """The Camunda 7 variable type a Python value maps to."""
     if value is None:
         return "Null"
+    if isinstance(value, Long):
+        return "Long"
     if isinstance(value, int) and not isinstance(value, bool):
         return "Integer" if -(2**31) <= value < 2**31 else "Long"
     return next((name for kind, name in _TYPES if isinstance(value, kind)), "String")

@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import current_app, g
+import sqlalchemy as sa
+from flask import current_app, g, request
 
 from service import auth
+from service.errors import ApiError
 from service.rest.values import format_date
 from service.runtime import Runtime
 from workflows import schema
@@ -35,9 +37,14 @@ def command(*roles: str) -> Iterator[Ctx]:
         yield ctx
 
 
+def self_link(path: str) -> list[dict[str, str]]:
+    """Camunda's `links` of a created resource: where to GET it."""
+    return [{"method": "GET", "href": f"{request.host_url.rstrip('/')}/engine-rest/{path}", "rel": "self"}]
+
+
 def deployment_view(row: schema.Deployment) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "source": row.source, "tenantId": row.tenant_id,
-            "deploymentTime": format_date(row.deployed_at), "links": []}
+            "deploymentTime": format_date(row.deployed_at), "links": self_link(f"deployment/{row.id}")}
 
 
 def definition_view(row: schema.ProcessDefinition) -> dict[str, Any]:
@@ -63,14 +70,14 @@ def instance_view(instance: Any) -> dict[str, Any]:
     return {"id": instance.id, "definitionId": instance.definition_id, "definitionKey": instance.definition_key,
             "businessKey": instance.business_key, "caseInstanceId": None,
             "ended": instance.state in ("completed", "terminated"), "suspended": instance.state == "suspended",
-            "tenantId": None, "links": []}
+            "tenantId": None, "links": self_link(f"process-instance/{instance.id}")}
 
 
 def task_view(task: Any) -> dict[str, Any]:
     form = task.form or {}
     return {
         "id": task.id, "name": task.name, "assignee": task.assignee, "owner": None,
-        "created": format_date(task.created_at), "due": format_date(task.due_at),
+        "created": format_date(task.created_at), "lastUpdated": None, "due": format_date(task.due_at),
         "followUp": format_date(task.follow_up_at), "delegationState": None, "description": task.description,
         "executionId": task.instance_id, "parentTaskId": None, "priority": task.priority,
         "processDefinitionId": task.definition_id, "processInstanceId": task.instance_id, "caseExecutionId": None,
@@ -78,14 +85,31 @@ def task_view(task: Any) -> dict[str, Any]:
         "suspended": task.suspended, "formKey": form.get("form_key"),
         "camundaFormRef": ({"key": form["form_ref"], "binding": form.get("form_ref_binding") or "latest",
                             "version": form.get("form_ref_version")} if form.get("form_ref") else None),
-        "tenantId": None,
+        "tenantId": None, "taskState": "Created",
     }
 
 
 def comment_view(comment: schema.Comment) -> dict[str, Any]:
     return {"id": comment.id, "userId": comment.user_id, "taskId": comment.task_id,
             "processInstanceId": comment.instance_id, "time": format_date(comment.created_at),
-            "message": comment.message, "removalTime": None, "rootProcessInstanceId": comment.instance_id}
+            "message": comment.message, "removalTime": None, "rootProcessInstanceId": comment.instance_id,
+            "links": []}
+
+
+def sort_order(columns: dict[str, Any], args: dict[str, Any], default: Any) -> Any:
+    """The ORDER BY of Camunda's sortBy/sortOrder (`default` without sortBy); an unknown sortBy is a 400."""
+    if not args.get("sortBy"):
+        return default
+    if args["sortBy"] not in columns:
+        raise ApiError(400, f"Cannot set query parameter 'sortBy' to value '{args['sortBy']}'")
+    column = columns[args["sortBy"]]
+    return column.desc() if args.get("sortOrder") == "desc" else column.asc()
+
+
+def count_of(ctx: Ctx, query: sa.Select[Any]) -> dict[str, int]:
+    """Camunda's {"count": n} for the rows a list query would return (ignoring paging)."""
+    statement = sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+    return {"count": int(ctx.session.scalar(statement) or 0)}
 
 
 def split(value: str | None) -> list[str]:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
 from flask_smorest import Blueprint
 
 from service.errors import ApiError
 from service.rest import schemas as s
-from service.rest.common import command
+from service.rest.common import command, count_of, sort_order, split
 from service.rest.values import all_to_camunda, format_date, from_camunda
 from workflows import external_tasks, schema
+from workflows.context import Ctx
 from workflows.external_tasks import TopicRequest
 
 blp = Blueprint("external-tasks", __name__, url_prefix="/engine-rest",
@@ -23,7 +25,8 @@ POLL_SECONDS = 0.25
 MAX_WAIT_SECONDS = 60.0
 
 
-def view(row: schema.ExternalTask, variables: dict[str, tuple[Any, str]] | None = None) -> dict[str, Any]:
+def view(row: schema.ExternalTask, variables: dict[str, tuple[Any, str]] | None = None,
+         version_tag: str | None = None) -> dict[str, Any]:
     result = {
         "id": row.id, "activityId": row.activity_id, "activityInstanceId": f"{row.activity_id}:{row.id}",
         "errorMessage": row.error_message, "errorDetails": row.error_details, "executionId": row.instance_id,
@@ -31,7 +34,8 @@ def view(row: schema.ExternalTask, variables: dict[str, tuple[Any, str]] | None 
         "processDefinitionKey": row.definition_key, "processInstanceId": row.instance_id, "retries": row.retries,
         "suspended": row.suspended, "workerId": row.worker_id, "topicName": row.topic, "tenantId": None,
         "priority": row.priority, "businessKey": row.business_key,
-        "extensionProperties": row.properties or {},
+        "extensionProperties": row.properties or {}, "createTime": format_date(row.created_at),
+        "processDefinitionVersionTag": version_tag,
     }
     if variables is not None:
         result["variables"] = all_to_camunda({k: v for k, (v, _t) in variables.items()},
@@ -56,24 +60,70 @@ def fetch_and_lock(body: dict[str, Any]) -> list[dict[str, Any]]:
         with command(*WORKERS) as ctx:
             locked = external_tasks.fetch_and_lock(ctx, body["workerId"], topics, max_tasks=body["maxTasks"],
                                                    use_priority=body.get("usePriority", False))
-            views = [view(item.row, item.variables) for item in locked]
+            tags = _version_tags(ctx, {item.row.definition_id for item in locked})
+            views = [view(item.row, item.variables, tags.get(item.row.definition_id)) for item in locked]
         if views or time.monotonic() >= deadline:
             return views
         time.sleep(POLL_SECONDS)
+
+
+def _version_tags(ctx: Ctx, definition_ids: set[str]) -> dict[str, str | None]:
+    if not definition_ids:
+        return {}
+    query = sa.select(PD.id, PD.version_tag).where(PD.id.in_(sorted(definition_ids)))
+    return {row.id: row.version_tag for row in ctx.session.execute(query)}
+
+
+ET = schema.ExternalTask
+PD = schema.ProcessDefinition
+ET_SORT = {"id": ET.id, "lockExpirationTime": ET.lock_expires_at, "processInstanceId": ET.instance_id,
+           "processDefinitionId": ET.definition_id, "processDefinitionKey": ET.definition_key,
+           "taskPriority": ET.priority, "createTime": ET.created_at, "tenantId": ET.id}
+
+
+def _external_query(ctx: Ctx, args: dict[str, Any]) -> sa.Select[Any]:
+    query = sa.select(ET)
+    for column, key in ((ET.id, "externalTaskId"), (ET.topic, "topicName"), (ET.worker_id, "workerId"),
+                        (ET.instance_id, "processInstanceId"), (ET.instance_id, "executionId"),
+                        (ET.activity_id, "activityId"), (ET.definition_id, "processDefinitionId")):
+        if args.get(key) is not None:
+            query = query.where(column == args[key])
+    for column, key in ((ET.activity_id, "activityIdIn"), (ET.instance_id, "processInstanceIdIn")):
+        if args.get(key):
+            query = query.where(column.in_(split(args[key])))
+    now = ctx.now()
+    flags = {
+        "locked": ET.lock_expires_at > now,
+        "notLocked": sa.or_(ET.lock_expires_at.is_(None), ET.lock_expires_at <= now),
+        "noRetriesLeft": ET.retries == 0, "withRetriesLeft": sa.or_(ET.retries.is_(None), ET.retries > 0),
+        "active": ET.suspended.is_(False), "suspended": ET.suspended.is_(True),
+    }
+    query = query.where(*(condition for key, condition in flags.items() if args.get(key)))
+    if args.get("priorityHigherThanOrEquals") is not None:
+        query = query.where(ET.priority >= args["priorityHigherThanOrEquals"])
+    if args.get("priorityLowerThanOrEquals") is not None:
+        query = query.where(ET.priority <= args["priorityLowerThanOrEquals"])
+    return query
 
 
 @blp.route("/external-task")
 @blp.arguments(s.ExternalTaskQuery, location="query")
 @blp.response(200, s.ExternalTask(many=True))
 def list_external_tasks(args: dict[str, Any]) -> list[dict[str, Any]]:
-    locked = True if args.get("locked") else False if args.get("notLocked") else None
-    no_retries = True if args.get("noRetriesLeft") else False if args.get("withRetriesLeft") else None
+    order = sort_order(ET_SORT, args, ET.created_at.asc())
     with command(*WORKERS, "supervisor") as ctx:
-        rows = external_tasks.list_tasks(ctx, topic=args.get("topicName"), worker_id=args.get("workerId"),
-                                         instance_id=args.get("processInstanceId"), locked=locked,
-                                         no_retries_left=no_retries, first=args["firstResult"],
-                                         limit=args["maxResults"])
-        return [view(row) for row in rows]
+        query = _external_query(ctx, args).order_by(order, ET.id).offset(args["firstResult"]).limit(args["maxResults"])
+        rows = list(ctx.session.scalars(query))
+        tags = _version_tags(ctx, {row.definition_id for row in rows})
+        return [view(row, version_tag=tags.get(row.definition_id)) for row in rows]
+
+
+@blp.route("/external-task/count")
+@blp.arguments(s.ExternalTaskQuery, location="query")
+@blp.response(200, s.Count)
+def count_external_tasks(args: dict[str, Any]) -> dict[str, int]:
+    with command(*WORKERS, "supervisor") as ctx:
+        return count_of(ctx, _external_query(ctx, args))
 
 
 @blp.route("/external-task/<task_id>")
@@ -83,7 +133,7 @@ def get_external_task(task_id: str) -> dict[str, Any]:
         row = external_tasks.get(ctx, task_id)
         if row is None:
             raise ApiError(404, f"External task with id {task_id} does not exist")
-        return view(row)
+        return view(row, version_tag=_version_tags(ctx, {row.definition_id}).get(row.definition_id))
 
 
 @blp.route("/external-task/<task_id>/complete", methods=["POST"])

@@ -11,8 +11,17 @@ from flask_smorest import Blueprint
 
 from service.errors import ApiError
 from service.rest import schemas as s
-from service.rest.common import command, decision_view, definition_view, deployment_view, instance_view, split
-from service.rest.values import all_to_camunda, from_camunda
+from service.rest.common import (
+    command,
+    count_of,
+    decision_view,
+    definition_view,
+    deployment_view,
+    instance_view,
+    sort_order,
+    split,
+)
+from service.rest.values import all_to_camunda, from_camunda, parse_date
 from workflows import decisions, definitions, helpers, instances, schema
 from workflows.context import Ctx
 from workflows.definitions import DuplicateMode
@@ -46,7 +55,15 @@ def _deployment_rows(ctx: Ctx, args: dict[str, Any]) -> sa.Select[Any]:
         query = query.where(model.name.like(args["nameLike"]))
     if args.get("tenantIdIn"):
         query = query.where(model.tenant_id.in_(split(args["tenantIdIn"])))
+    if args.get("after"):
+        query = query.where(model.deployed_at > parse_date(args["after"]))
+    if args.get("before"):
+        query = query.where(model.deployed_at < parse_date(args["before"]))
     return query
+
+
+DEPLOYMENT_SORT = {"id": schema.Deployment.id, "name": schema.Deployment.name,
+                   "deploymentTime": schema.Deployment.deployed_at, "tenantId": schema.Deployment.tenant_id}
 
 
 @blp.route("/deployment")
@@ -57,7 +74,8 @@ def list_deployments(args: dict[str, Any]) -> list[dict[str, Any]]:
     with command() as ctx:
         if args["maxResults"] == 0:
             return []
-        query = _deployment_rows(ctx, args).order_by(schema.Deployment.deployed_at.desc())
+        order = sort_order(DEPLOYMENT_SORT, args, schema.Deployment.deployed_at.desc())
+        query = _deployment_rows(ctx, args).order_by(order, schema.Deployment.id)
         rows = ctx.session.scalars(query.offset(args["firstResult"]).limit(args["maxResults"]))
         return [deployment_view(row) for row in rows]
 
@@ -67,8 +85,7 @@ def list_deployments(args: dict[str, Any]) -> list[dict[str, Any]]:
 @blp.response(200, s.Count)
 def count_deployments(args: dict[str, Any]) -> dict[str, int]:
     with command() as ctx:
-        query = _deployment_rows(ctx, args).with_only_columns(sa.func.count())
-        return {"count": int(ctx.session.scalar(query) or 0)}
+        return count_of(ctx, _deployment_rows(ctx, args))
 
 
 @blp.route("/deployment/<deployment_id>")
@@ -114,7 +131,8 @@ def create_deployment(form: dict[str, Any]) -> dict[str, Any]:
 
 
 PD = schema.ProcessDefinition
-PD_SORT = {"id": PD.id, "key": PD.key, "name": PD.name, "version": PD.version, "deploymentId": PD.deployment_id}
+PD_SORT = {"id": PD.id, "key": PD.key, "name": PD.name, "version": PD.version, "deploymentId": PD.deployment_id,
+           "versionTag": PD.version_tag, "tenantId": PD.tenant_id, "category": PD.key}
 
 
 def _definitions(args: dict[str, Any]) -> sa.Select[Any]:
@@ -135,8 +153,7 @@ def _definitions(args: dict[str, Any]) -> sa.Select[Any]:
 @blp.arguments(s.ProcessDefinitionQuery, location="query")
 @blp.response(200, s.ProcessDefinition(many=True))
 def list_process_definitions(args: dict[str, Any]) -> list[dict[str, Any]]:
-    column = PD_SORT.get(args.get("sortBy") or "key", PD.key)
-    order = column.desc() if args.get("sortOrder") == "desc" else column.asc()
+    order = sort_order(PD_SORT, args, PD.key.asc())
     with command() as ctx:
         query = _definitions(args).order_by(order, PD.version).offset(args["firstResult"]).limit(args["maxResults"])
         return [definition_view(row) for row in ctx.session.scalars(query)]
@@ -147,7 +164,7 @@ def list_process_definitions(args: dict[str, Any]) -> list[dict[str, Any]]:
 @blp.response(200, s.Count)
 def count_process_definitions(args: dict[str, Any]) -> dict[str, int]:
     with command() as ctx:
-        return {"count": int(ctx.session.scalar(_definitions(args).with_only_columns(sa.func.count())) or 0)}
+        return count_of(ctx, _definitions(args))
 
 
 def _definition(ctx: Ctx, definition_id: str | None = None, key: str | None = None) -> schema.ProcessDefinition:
@@ -221,24 +238,41 @@ def start_by_key(body: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 DD = schema.DecisionDefinition
+DD_SORT = {"id": DD.id, "key": DD.key, "name": DD.name, "version": DD.version, "deploymentId": DD.deployment_id,
+           "versionTag": DD.version_tag, "tenantId": DD.tenant_id, "category": DD.key}
+
+
+def _decisions(args: dict[str, Any]) -> sa.Select[Any]:
+    query = sa.select(DD)
+    for column, key in ((DD.key, "key"), (DD.name, "name"), (DD.version, "version"),
+                        (DD.deployment_id, "deploymentId")):
+        if args.get(key) is not None:
+            query = query.where(column == args[key])
+    if args.get("keyLike"):
+        query = query.where(DD.key.like(args["keyLike"]))
+    if args.get("latestVersion"):
+        latest = sa.select(DD.key, sa.func.max(DD.version).label("v")).group_by(DD.key).subquery()
+        query = query.join(latest, sa.and_(DD.key == latest.c.key, DD.version == latest.c.v))
+    return query
 
 
 @blp.route("/decision-definition")
 @blp.arguments(s.DecisionDefinitionQuery, location="query")
 @blp.response(200, s.DecisionDefinition(many=True))
 def list_decision_definitions(args: dict[str, Any]) -> list[dict[str, Any]]:
-    query = sa.select(DD)
-    if args.get("key"):
-        query = query.where(DD.key == args["key"])
-    if args.get("deploymentId"):
-        query = query.where(DD.deployment_id == args["deploymentId"])
-    if args.get("latestVersion"):
-        latest = sa.select(DD.key, sa.func.max(DD.version).label("v")).group_by(DD.key).subquery()
-        query = query.join(latest, sa.and_(DD.key == latest.c.key, DD.version == latest.c.v))
+    order = sort_order(DD_SORT, args, DD.key.asc())
     with command() as ctx:
-        rows = ctx.session.scalars(query.order_by(DD.key, DD.version).offset(args["firstResult"])
+        rows = ctx.session.scalars(_decisions(args).order_by(order, DD.version).offset(args["firstResult"])
                                    .limit(args["maxResults"]))
         return [decision_view(row) for row in rows]
+
+
+@blp.route("/decision-definition/count")
+@blp.arguments(s.DecisionDefinitionQuery, location="query")
+@blp.response(200, s.Count)
+def count_decision_definitions(args: dict[str, Any]) -> dict[str, int]:
+    with command() as ctx:
+        return count_of(ctx, _decisions(args))
 
 
 def _decision(ctx: Ctx, key: str) -> tuple[schema.DecisionDefinition, Any, list[Any]]:

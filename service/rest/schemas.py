@@ -5,7 +5,9 @@ The same schemas validate input at the edge and generate /engine-rest/openapi.js
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from typing import Any
+
+from marshmallow import EXCLUDE, INCLUDE, Schema, fields, validate
 
 NULL = {"allow_none": True}
 INT32 = validate.Range(min=-(2**31), max=2**31 - 1)
@@ -25,13 +27,39 @@ class VariableValue(Base):
     valueInfo = fields.Dict(allow_none=True)
 
 
-Variables = fields.Dict(keys=fields.String(), values=fields.Nested(VariableValue), load_default=dict)
+class VariableMap(Schema):
+    """A map of variable name -> typed value ({"x": {"value": 1, "type": "Integer", "valueInfo": {}}})."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        return obj
+
+
+class VariablesQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    deserializeValues = fields.Boolean(load_default=True)
+
+
+class FormVariablesQuery(VariablesQuery):
+    variableNames = fields.String()
+
+
+Variables = fields.Dict(keys=fields.String(), values=fields.Nested(VariableValue), load_default=dict, allow_none=True)
 
 
 class ErrorBody(Base):
+    """Camunda's ExceptionDto (AuthorizationExceptionDto adds userId and missingAuthorizations)."""
+
     type = fields.String(required=True)
     message = fields.String(required=True)
+    code = fields.Integer()
     details = fields.Dict()
+    userId = fields.String(allow_none=True)
+    missingAuthorizations = fields.List(fields.Dict())
 
 
 class Version(Base):
@@ -55,12 +83,14 @@ class Count(Base):
 # --- deployments and definitions ---------------------------------------------------------------------------
 
 
-class DeploymentQuery(Paging):
+class DeploymentQuery(Paging, Sorting):
     id = fields.String()
     name = fields.String()
     nameLike = fields.String()
     source = fields.String()
     tenantIdIn = fields.String()
+    after = fields.String()
+    before = fields.String()
 
 
 class Deployment(Base):
@@ -137,8 +167,11 @@ class ProcessDefinitionQuery(Paging, Sorting):
     suspended = fields.Boolean()
 
 
-class DecisionDefinitionQuery(Paging):
+class DecisionDefinitionQuery(Paging, Sorting):
     key = fields.String()
+    keyLike = fields.String()
+    name = fields.String()
+    version = fields.Integer(validate=POSITIVE)
     latestVersion = fields.Boolean()
     deploymentId = fields.String()
 
@@ -179,13 +212,18 @@ class ProcessInstance(Base):
     variables = fields.Dict(**NULL)
 
 
-class ProcessInstanceQuery(Paging):
+class ProcessInstanceQuery(Paging, Sorting):
+    processInstanceIds = fields.String()
     businessKey = fields.String()
+    businessKeyLike = fields.String()
     processDefinitionKey = fields.String()
+    processDefinitionKeyIn = fields.String()
     processDefinitionId = fields.String()
     active = fields.Boolean()
     suspended = fields.Boolean()
+    withIncident = fields.Boolean()
     superProcessInstance = fields.String()
+    subProcessInstance = fields.String()
 
 
 class Suspension(Base):
@@ -200,6 +238,8 @@ class VariableModifications(Base):
 class DeleteInstanceQuery(Base):
     skipCustomListeners = fields.Boolean()
     skipIoMappings = fields.Boolean()
+    skipSubprocesses = fields.Boolean()
+    failIfNotExists = fields.Boolean(load_default=True)
     deleteReason = fields.String()
 
 
@@ -214,7 +254,9 @@ class ActivityInstance(Base):
     childTransitionInstances = fields.List(fields.Dict())
     executionIds = fields.List(fields.String())
     activityName = fields.String(**NULL)
+    name = fields.String(**NULL)
     incidentIds = fields.List(fields.String())
+    incidents = fields.List(fields.Dict())
 
 
 # --- tasks ---------------------------------------------------------------------------------------------
@@ -226,6 +268,7 @@ class Task(Base):
     assignee = fields.String(**NULL)
     owner = fields.String(**NULL)
     created = fields.String()
+    lastUpdated = fields.String(**NULL)
     due = fields.String(**NULL)
     followUp = fields.String(**NULL)
     delegationState = fields.String(**NULL)
@@ -243,6 +286,7 @@ class Task(Base):
     formKey = fields.String(**NULL)
     camundaFormRef = fields.Dict(**NULL)
     tenantId = fields.String(**NULL)
+    taskState = fields.String(**NULL)
 
 
 class TaskQuery(Paging, Sorting):
@@ -252,6 +296,7 @@ class TaskQuery(Paging, Sorting):
     candidateUser = fields.String()
     candidateGroup = fields.String()
     candidateGroups = fields.String()
+    includeAssignedTasks = fields.Boolean()
     processInstanceId = fields.String()
     processInstanceBusinessKey = fields.String()
     processInstanceBusinessKeyLike = fields.String()
@@ -283,6 +328,7 @@ class Comment(Base):
     message = fields.String()
     removalTime = fields.String(**NULL)
     rootProcessInstanceId = fields.String(**NULL)
+    links = fields.List(fields.Dict())
 
 
 class NewComment(Base):
@@ -351,16 +397,28 @@ class ExternalTask(Base):
     businessKey = fields.String(**NULL)
     variables = fields.Dict(**NULL)
     extensionProperties = fields.Dict(**NULL)
+    createTime = fields.String(**NULL)
+    processDefinitionVersionTag = fields.String(**NULL)
 
 
-class ExternalTaskQuery(Paging):
+class ExternalTaskQuery(Paging, Sorting):
+    externalTaskId = fields.String()
     topicName = fields.String()
     workerId = fields.String()
+    activityId = fields.String()
+    activityIdIn = fields.String()
+    executionId = fields.String()
     processInstanceId = fields.String()
+    processInstanceIdIn = fields.String()
+    processDefinitionId = fields.String()
     locked = fields.Boolean()
     notLocked = fields.Boolean()
     noRetriesLeft = fields.Boolean()
     withRetriesLeft = fields.Boolean()
+    active = fields.Boolean()
+    suspended = fields.Boolean()
+    priorityHigherThanOrEquals = fields.Integer()
+    priorityLowerThanOrEquals = fields.Integer()
 
 
 class CompleteExternalTask(Base):
@@ -398,68 +456,123 @@ class Retries(Base):
 
 class HistoricProcessInstance(Base):
     id = fields.String()
-    businessKey = fields.String(**NULL)
-    processDefinitionId = fields.String()
-    processDefinitionKey = fields.String()
+    rootProcessInstanceId = fields.String(**NULL)
+    superProcessInstanceId = fields.String(**NULL)
+    superCaseInstanceId = fields.String(**NULL)
+    caseInstanceId = fields.String(**NULL)
     processDefinitionName = fields.String(**NULL)
+    processDefinitionKey = fields.String()
     processDefinitionVersion = fields.Integer(**NULL)
+    processDefinitionId = fields.String()
+    businessKey = fields.String(**NULL)
     startTime = fields.String()
     endTime = fields.String(**NULL)
+    removalTime = fields.String(**NULL)
     durationInMillis = fields.Integer(**NULL)
     startUserId = fields.String(**NULL)
-    superProcessInstanceId = fields.String(**NULL)
+    startActivityId = fields.String(**NULL)
     deleteReason = fields.String(**NULL)
-    state = fields.String()
     tenantId = fields.String(**NULL)
+    state = fields.String(metadata={"enum": ["ACTIVE", "SUSPENDED", "COMPLETED", "EXTERNALLY_TERMINATED",
+                                             "INTERNALLY_TERMINATED"]})
+    restartedProcessInstanceId = fields.String(**NULL)
 
 
-class HistoricProcessInstanceQuery(Paging):
+class HistoricProcessInstanceQuery(Paging, Sorting):
     processInstanceId = fields.String()
+    processInstanceIds = fields.String()
     processInstanceBusinessKey = fields.String()
+    processInstanceBusinessKeyLike = fields.String()
+    processDefinitionId = fields.String()
     processDefinitionKey = fields.String()
+    superProcessInstanceId = fields.String()
+    startedBy = fields.String()
+    startedBefore = fields.String()
+    startedAfter = fields.String()
+    finishedBefore = fields.String()
+    finishedAfter = fields.String()
     finished = fields.Boolean()
     unfinished = fields.Boolean()
+    withIncidents = fields.Boolean()
+    active = fields.Boolean()
+    suspended = fields.Boolean()
     state = fields.String()
 
 
 class HistoricActivityInstance(Base):
     id = fields.String()
+    parentActivityInstanceId = fields.String(**NULL)
     activityId = fields.String()
     activityName = fields.String(**NULL)
-    activityType = fields.String()
-    processInstanceId = fields.String()
+    activityType = fields.String(**NULL)
     processDefinitionKey = fields.String(**NULL)
+    processDefinitionId = fields.String(**NULL)
+    processInstanceId = fields.String(**NULL)
+    executionId = fields.String(**NULL)
     taskId = fields.String(**NULL)
     assignee = fields.String(**NULL)
+    calledProcessInstanceId = fields.String(**NULL)
+    calledCaseInstanceId = fields.String(**NULL)
     startTime = fields.String(**NULL)
     endTime = fields.String(**NULL)
     durationInMillis = fields.Integer(**NULL)
     canceled = fields.Boolean()
     completeScope = fields.Boolean()
+    tenantId = fields.String(**NULL)
+    removalTime = fields.String(**NULL)
+    rootProcessInstanceId = fields.String(**NULL)
 
 
-class HistoricActivityQuery(Paging):
+class HistoricActivityQuery(Paging, Sorting):
     processInstanceId = fields.String()
+    processDefinitionKey = fields.String()
     activityId = fields.String()
     activityType = fields.String()
+    taskAssignee = fields.String()
+    finished = fields.Boolean()
+    unfinished = fields.Boolean()
+    canceled = fields.Boolean()
+    completeScope = fields.Boolean()
 
 
 class HistoricTask(Base):
     id = fields.String()
-    processInstanceId = fields.String(**NULL)
     processDefinitionKey = fields.String(**NULL)
-    taskDefinitionKey = fields.String(**NULL)
+    processDefinitionId = fields.String(**NULL)
+    processInstanceId = fields.String(**NULL)
+    executionId = fields.String(**NULL)
+    caseDefinitionKey = fields.String(**NULL)
+    caseDefinitionId = fields.String(**NULL)
+    caseInstanceId = fields.String(**NULL)
+    caseExecutionId = fields.String(**NULL)
+    activityInstanceId = fields.String(**NULL)
     name = fields.String(**NULL)
+    description = fields.String(**NULL)
+    deleteReason = fields.String(**NULL)
+    owner = fields.String(**NULL)
     assignee = fields.String(**NULL)
     startTime = fields.String(**NULL)
     endTime = fields.String(**NULL)
-    deleteReason = fields.String(**NULL)
+    duration = fields.Integer(**NULL)
+    taskDefinitionKey = fields.String(**NULL)
+    priority = fields.Integer(**NULL)
+    due = fields.String(**NULL)
+    parentTaskId = fields.String(**NULL)
+    followUp = fields.String(**NULL)
+    tenantId = fields.String(**NULL)
+    removalTime = fields.String(**NULL)
+    rootProcessInstanceId = fields.String(**NULL)
+    taskState = fields.String(**NULL)
 
 
 class HistoricTaskQuery(Paging):
+    taskId = fields.String()
     processInstanceId = fields.String()
+    processDefinitionKey = fields.String()
+    taskDefinitionKey = fields.String()
     taskAssignee = fields.String()
     finished = fields.Boolean()
+    unfinished = fields.Boolean()
 
 
 class Incident(Base):
@@ -480,8 +593,13 @@ class Incident(Base):
     annotation = fields.String(**NULL)
 
 
-class IncidentQuery(Paging):
-    processInstanceId = fields.String()
-    activityId = fields.String()
+class IncidentQuery(Paging, Sorting):
+    incidentId = fields.String()
     incidentType = fields.String()
+    incidentMessageLike = fields.String()
+    processDefinitionId = fields.String()
     processDefinitionKeyIn = fields.String()
+    processInstanceId = fields.String()
+    executionId = fields.String()
+    activityId = fields.String()
+    failedActivityId = fields.String()

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -26,8 +27,13 @@ def format_date(moment: datetime | None) -> str | None:
 
 
 def parse_date(text: str) -> datetime:
-    """Accept Camunda's format (with +0200 style offsets) and ISO 8601."""
+    """Accept Camunda's format (with +0200 style offsets) and ISO 8601.
+
+    A `+` that a client forgot to percent-encode in a query string arrives as a space; it is read as `+`.
+    """
     value = text.strip()
+    if len(value) > 5 and value[-5] == " " and value[-4:].isdigit():
+        value = value[:-5] + "+" + value[-4:]
     if len(value) > 5 and value[-5] in "+-" and value[-4:].isdigit():
         value = value[:-2] + ":" + value[-2:]
     try:
@@ -45,23 +51,35 @@ def _boolean(value: Any) -> bool:
     raise InvalidInputError(f"{value!r} is not a Boolean.")
 
 
-def _integer(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str | float):
-        raise InvalidInputError(f"{value!r} is not an integer.")
-    try:
-        number = int(value)
-    except ValueError as error:
-        raise InvalidInputError(f"{value!r} is not an integer.") from error
-    if isinstance(value, float) and number != value:
-        raise InvalidInputError(f"{value!r} is not an integer.")
-    return number
+def _whole(kind: str, bits: int) -> Callable[[Any], int]:
+    """A parser for Short, Integer or Long: whole numbers within the Java type's range, as Camunda checks."""
+
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str | float):
+            raise InvalidInputError(f"{value!r} is not a whole number ({kind}).")
+        try:
+            number = int(value)
+        except ValueError as error:
+            raise InvalidInputError(f"{value!r} is not a whole number ({kind}).") from error
+        if isinstance(value, float) and number != value:
+            raise InvalidInputError(f"{value!r} is not a whole number ({kind}).")
+        if not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+            raise InvalidInputError(f"{value!r} is out of range for {kind}.")
+        return variables.Long(number) if kind == "Long" else number
+
+    return parse
 
 
 def _double(value: Any) -> float:
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{value!r} is not a number.")
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError) as error:
         raise InvalidInputError(f"{value!r} is not a number.") from error
+    if not math.isfinite(number):
+        raise InvalidInputError(f"{value!r} is not a finite number.")
+    return number
 
 
 def _json(value: Any) -> Any:
@@ -86,7 +104,8 @@ def _date(value: Any) -> datetime:
 
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
-    "string": _string, "boolean": _boolean, "integer": _integer, "long": _integer, "short": _integer,
+    "string": _string, "boolean": _boolean, "integer": _whole("Integer", 32), "long": _whole("Long", 64),
+    "short": _whole("Short", 16),
     "double": _double, "date": _date, "json": _json, "null": lambda _value: None,
 }
 

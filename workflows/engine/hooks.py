@@ -169,6 +169,9 @@ def _note_interrupt(task: Task) -> None:
 def _on_cancelled(_workflow: Any, task: Task) -> None:
     if task.has_state(TaskState.CANCELLED) and is_activated(task):
         _record(task, "cancelled")
+    if task.has_state(TaskState.CANCELLED) and task.internal_data.get("kim_child"):
+        engine_of(task).context.record("call_cancelled", element_id=getattr(task.task_spec, "bpmn_id", None),
+                                       task_id=str(task.id), child_instance_id=task.internal_data["kim_child"])
 
 
 def _record(task: Task, state: str) -> None:
