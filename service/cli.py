@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -37,10 +39,10 @@ def _safe_url(url: str) -> str:
     return f"{scheme}://***@{rest.split('@', 1)[1]}"
 
 
-def _runtime():  # type: ignore[no-untyped-def]
+def _runtime(clock=None):  # type: ignore[no-untyped-def]
     from service.runtime import Runtime
 
-    runtime = Runtime.build()
+    runtime = Runtime.build(clock=clock)
     current, revision, head = db.schema_is_current(runtime.engine)
     if not current:
         raise click.ClickException(f"The database schema is outdated ({revision or 'empty'}, newest is {head}): "
@@ -146,19 +148,33 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     settings = runtime.settings
     app = create_app(runtime)
     host, port = host or settings.host, port or settings.port
+    running = None
     if settings.scheduler_enabled:
-        scheduler.start_in_background(runtime)
+        running = scheduler.start_in_background(runtime)
         click.echo(f"timer scheduler running in this process (every {settings.scheduler_interval_seconds} s)")
+    else:
+        click.echo("timer scheduler off here (KIMFLOW_SCHEDULER_ENABLED=false): run `kimflow worker` processes")
     click.echo(f"kimflow serving on http://{host}:{port}")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="kimflow")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="kimflow")
+    finally:
+        if running is not None:
+            running.stop(wait=False)
 
 
 @main.command()
 def worker() -> None:
-    """Run the timer scheduler alone (start several; they never fire the same timer twice)."""
+    """Run the scheduler alone: timers, retries, lock expiry, escalations, reminders, e-mail (start several;
+    they never fire the same timer twice). SIGTERM or Ctrl-C stop it after the current unit of work."""
     from service import scheduler
 
-    runtime = _runtime()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
+    clock = scheduler.clock_from_env()
+    runtime = _runtime(clock)
+    if os.environ.get(scheduler.FIXED_NOW):
+        click.echo(f"WARNING: {scheduler.FIXED_NOW} is set: this worker's clock stands still at {clock.now()} "
+                   "(for tests only)", err=True)
     click.echo(f"kimflow worker {scheduler.worker_id()} ticking every {runtime.settings.scheduler_interval_seconds} s")
     scheduler.run_forever(runtime)
 

@@ -147,3 +147,31 @@ def test_mail_server_down_keeps_the_message_for_a_retry(runtime: Runtime, clock:
     clock.advance(minutes=5)
     assert mailer.send_outbox(runtime) == 2
     assert len(inbox.messages) == 2
+
+
+def test_the_teamleitung_notice_names_the_task_and_offers_reassignment(
+        runtime: Runtime, clock: ManualClock, people: None) -> None:
+    clock.set(datetime(2026, 5, 25, 8, 0, tzinfo=UTC))
+    task_id = _task_due_in(runtime, clock, days=1)
+    clock.set(datetime(2026, 5, 28, 9, 0, tzinfo=UTC))
+    _scan(runtime)
+    clock.set(datetime(2026, 6, 5, 22, 0, tzinfo=UTC))
+    assert _scan(runtime).escalated == 1
+    with runtime.command() as ctx:
+        (notice,) = notifications.for_user(ctx, "tina")
+        (mail,) = ctx.session.scalars(sa.select(schema.OutboxMessage).where(
+            schema.OutboxMessage.recipient == "tina@kommune.example"))
+        (escalated,) = audit.query(ctx, kinds=["task_escalated"])
+    assert notice.task_id == task_id and notice.instance_id
+    for text in (notice.body, mail.body):
+        assert task_id in text
+        assert "Neu zuweisen" in text and "einer anderen Person zuweisen oder an eine andere Gruppe abgeben" in text
+    assert escalated.details["offered"] == "reassign" and escalated.details["recipients"] == ["tina"]
+    lead = Actor("tina", "supervisor", frozenset({"teamleitung", "abh-team"}))  # the ABH team's lead
+    with runtime.command(lead) as ctx:
+        human_tasks.set_assignee(ctx, notice.task_id or "", "jonas", reason="Vertretung während Urlaub")
+    with runtime.command(lead) as ctx:
+        human_tasks.move_to_group(ctx, notice.task_id or "", ["ebh-team"], reason="Zuständigkeit gewechselt")
+    with runtime.command() as ctx:
+        actions = [(e.kind, e.actor) for e in audit.query(ctx, kinds=["task_assigned", "task_moved"])]
+    assert actions == [("task_assigned", "tina"), ("task_moved", "tina")]

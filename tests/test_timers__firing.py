@@ -65,11 +65,21 @@ def test_boundary_deadline_interrupts_and_cycle_reminds(runtime: Runtime, clock:
 def test_timers_that_came_due_while_nobody_ran_fire_once(runtime: Runtime, clock: ManualClock) -> None:
     deploy(runtime, "timers")
     with runtime.command() as ctx:
-        instances.start(ctx, key="timers", variables_in={"fristende": (clock.now() + timedelta(days=60)).isoformat()})
+        started = instances.start(ctx, key="timers", variables_in={
+            "fristende": (clock.now() + timedelta(days=60)).isoformat()})
     clock.advance(days=2)
     _fire(runtime)
-    clock.advance(days=30)  # the reminder cycle R2/P1D missed both moments
+    clock.advance(days=30, hours=3)  # the reminder cycle R2/P1D missed both of its moments
     _fire(runtime)
+    _fire(runtime)
+    assert _open_tasks(runtime).count("erinnern") == 1  # once for all it missed
+    with runtime.command() as ctx:
+        fired = [e.element_id for e in audit.for_instance(ctx, started.id, kinds=["timer_fired"])]
+    assert fired == ["wait", "erinnerung"]
+    rows = {r.element_id: r.due_at for r in _timer_rows(runtime)}
+    # its second repetition is the next moment on its grid after now (08:00 UTC, the time it was set at)
+    assert rows["erinnerung"] == datetime(2026, 2, 7, 8, 0, tzinfo=UTC)
+    clock.set(rows["erinnerung"])
     _fire(runtime)
     assert _open_tasks(runtime).count("erinnern") == 2
     assert sorted(r.element_id for r in _timer_rows(runtime)) == ["frist"]
@@ -126,3 +136,38 @@ def test_dst_change_keeps_the_wall_clock_time(runtime: Runtime, clock: ManualClo
         instances.start(ctx, key="timers", variables_in={"fristende": "2027-01-01T00:00:00"})
     (row,) = _timer_rows(runtime)[:1]
     assert row.due_at == datetime(2026, 3, 29, 7, 0, tzinfo=UTC)  # P2D = Sunday 09:00 CEST
+
+
+def test_a_case_started_by_its_start_timer_does_not_wait_for_that_timer_again(
+        runtime: Runtime, clock: ManualClock) -> None:
+    clock.set(datetime(2026, 1, 1, 0, 0, tzinfo=UTC))
+    deploy(runtime, "start_timer")
+    clock.set(datetime(2026, 1, 10, 8, 0, tzinfo=UTC))
+    assert _fire(runtime).started_instances == 1
+    assert [r.instance_id for r in _timer_rows(runtime)] == [None]  # only the definition's own start timer
+    clock.set(datetime(2026, 4, 10, 7, 0, tzinfo=UTC))
+    assert _fire(runtime).started_instances == 1  # one new case per moment, none inside the running one
+    with runtime.command() as ctx:
+        cases = instances.list_instances(ctx, definition_key="quartal")
+        starts = audit.query(ctx, kinds=["start_timer_fired"])
+    assert len(cases) == 2
+    assert sorted(e.instance_id or "" for e in starts) == sorted(c.id for c in cases)
+    assert _open_tasks(runtime) == ["bericht", "bericht"]  # one task in each case, not two in the first
+
+
+def test_a_new_version_deployed_between_two_moments_goes_on_from_the_next(runtime: Runtime, clock: ManualClock) -> None:
+    """Not a catch-up: the moments before the deployment belonged to the previous version (as in Camunda)."""
+    from tests.conftest import DATA
+    from workflows import definitions
+
+    clock.set(datetime(2026, 1, 1, tzinfo=UTC))
+    deploy(runtime, "start_timer")  # R/2026-01-10T09:00:00/P3M
+    clock.set(datetime(2026, 1, 10, 8, 0, tzinfo=UTC))
+    assert _fire(runtime).started_instances == 1
+    clock.set(datetime(2026, 2, 20, 12, 0, tzinfo=UTC))
+    changed = (DATA / "start_timer" / "start_timer.bpmn").read_bytes().replace(b"Bericht", b"Quartalsbericht")
+    with runtime.command() as ctx:
+        definitions.deploy(ctx, [("start_timer.bpmn", changed)])
+    assert _fire(runtime).started_instances == 0
+    (row,) = _timer_rows(runtime)
+    assert row.due_at == datetime(2026, 4, 10, 7, 0, tzinfo=UTC)  # 09:00 in Berlin summer time

@@ -1,10 +1,12 @@
-"""Overdue tasks and systemic backlog: who is told, and when (config/escalation.toml, per process).
+"""Overdue tasks, follow-ups and systemic backlog: who is told, and when (config/escalation.toml, per process).
 
 Level 1 — a task passes its due date: its assignee is notified (or, if nobody holds it, the candidates).
-Level 2 — N working days later it is still open: the Teamleitung is notified and offered reassignment.
+Level 2 — N working days later it is still open: the Teamleitung is notified and offered reassignment
+(the notice names the task id; human_tasks.set_assignee / move_to_group do it).
 Backlog — a process has at least `backlog_threshold` overdue tasks (e.g. 3-month breaches): the
 Prozessverantwortliche are notified, at most once a day per process.
-Every step is written to the audit trail; the scheduler runs `scan` on its ticks.
+Follow-up (Wiedervorlage) — a task's follow-up date arrives: its assignee (or the candidates) is reminded, once.
+Every step is written to the audit trail; the scheduler runs `scan` and `follow_ups` on its ticks.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Policy:
     teamleitung_group: str = "teamleitung"
     backlog_threshold: int = 10
     backlog_group: str = "prozess"
+    remind_on_follow_up: bool = True
 
 
 @dataclass(frozen=True)
@@ -119,14 +122,18 @@ def _escalate(ctx: Ctx, task: schema.HumanTask, policy: Policy) -> None:
     notifications.notify(ctx, leads, Notice(
         "task_escalated", f"Eskalation: {task.name or task.task_definition_key} ist überfällig",
         f"Die Aufgabe „{task.name}“ ({task.business_key or task.instance_id}) ist seit "
-        f"{_local(task.due_at, ctx.settings.timezone)} überfällig (bearbeitet von: {task.assignee or 'niemand'}). "
-        "Sie kann neu zugewiesen werden.", task.instance_id, task.id))
+        f"{_local(task.due_at, ctx.settings.timezone)} überfällig (bearbeitet von: {task.assignee or 'niemand'}).\n"
+        f"Neu zuweisen: Sie können die Aufgabe {task.id} einer anderen Person zuweisen oder an eine andere "
+        "Gruppe abgeben.", task.instance_id, task.id))
     audit.record(ctx, "task_escalated", instance_id=task.instance_id, definition_key=task.definition_key,
                  element_id=task.task_definition_key, task_id=task.id,
-                 details={"to_group": policy.teamleitung_group, "recipients": leads})
+                 details={"to_group": policy.teamleitung_group, "recipients": leads, "offered": "reassign"})
 
 
 def _backlogs(ctx: Ctx, config: EscalationConfig) -> int:
+    if ctx.dialect == "postgresql" and not ctx.session.scalar(sa.text(
+            "SELECT pg_try_advisory_xact_lock(hashtext('kimflow-backlog'))")):
+        return 0  # another worker is counting right now; one alert per process is enough
     counts = ctx.session.execute(sa.select(HT.definition_key, sa.func.count()).where(HT.escalation_level >= 1)
                                  .group_by(HT.definition_key))
     alerts = 0
@@ -141,6 +148,33 @@ def _backlogs(ctx: Ctx, config: EscalationConfig) -> int:
                                                                             "threshold": policy.backlog_threshold})
             alerts += 1
     return alerts
+
+
+def follow_ups(ctx: Ctx, config: EscalationConfig, *, limit: int = 500) -> int:
+    """Remind the people of each task whose follow-up date (Wiedervorlage) has come, once; returns how many."""
+    query = (sa.select(HT).where(HT.follow_up_notified_at.is_(None), HT.follow_up_at <= ctx.now(),
+                                 HT.suspended.is_(False))
+             .order_by(HT.follow_up_at).limit(limit))
+    if ctx.dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    tasks = list(ctx.session.scalars(query))
+    for task in tasks:
+        _remind(ctx, task, config.for_process(task.definition_key))
+    return len(tasks)
+
+
+def _remind(ctx: Ctx, task: schema.HumanTask, policy: Policy) -> None:
+    task.follow_up_notified_at = ctx.now()
+    recipients = _recipients(ctx, task) if policy.remind_on_follow_up else []
+    if recipients:
+        notifications.notify(ctx, recipients, Notice(
+            "follow_up", f"Wiedervorlage: {task.name or task.task_definition_key}",
+            f"Die Aufgabe „{task.name}“ ({task.business_key or task.instance_id}) ist ab "
+            f"{_local(task.follow_up_at, ctx.settings.timezone)} wieder vorgelegt.", task.instance_id, task.id))
+    audit.record(ctx, "follow_up_reached", instance_id=task.instance_id, definition_key=task.definition_key,
+                 element_id=task.task_definition_key, task_id=task.id,
+                 details={"follow_up": task.follow_up_at.isoformat() if task.follow_up_at else None,
+                          "recipients": recipients})
 
 
 def _alerted_recently(ctx: Ctx, key: str) -> bool:

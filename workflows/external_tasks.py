@@ -1,8 +1,10 @@
 """External tasks: outside workers fetch and lock work by topic, then complete, fail or raise a BPMN error.
 
-Locks live on the projection row (worker, expiry); a lock that expired is simply fetchable again, so a crashed
-worker's task is taken over without a scheduler. Claims use FOR UPDATE SKIP LOCKED on PostgreSQL, so any
-number of workers can fetch side by side without getting the same task.
+Locks live on the projection row (worker, expiry); a lock that expired is fetchable again at once, so a crashed
+worker's task is taken over even without a scheduler. The scheduler also clears expired locks
+(`release_expired_locks`), so lists show the task unlocked and the audit trail says whose lock ran out. Claims
+use FOR UPDATE SKIP LOCKED on PostgreSQL, so any number of workers can fetch side by side without getting the
+same task.
 """
 
 from __future__ import annotations
@@ -197,6 +199,25 @@ def unlock(ctx: Ctx, task_id: str) -> schema.ExternalTask:
     row.worker_id, row.lock_expires_at = None, None
     ctx.session.flush()
     return row
+
+
+def release_expired_locks(ctx: Ctx, *, limit: int = 500) -> int:
+    """Unlock tasks whose lock has run out (the worker crashed or gave up); returns how many were released."""
+    now = ctx.now()
+    query = (sa.select(ET).where(ET.lock_expires_at <= now).order_by(ET.lock_expires_at, ET.id).limit(limit))
+    if ctx.dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(ctx.session.scalars(query))
+    audit.record_many(ctx, [{
+        "kind": "external_task_lock_expired", "instance_id": row.instance_id, "definition_key": row.definition_key,
+        "element_id": row.activity_id, "task_id": row.id,
+        "details": {"worker_id": row.worker_id, "topic": row.topic,
+                    "lock_expired_at": row.lock_expires_at.isoformat() if row.lock_expires_at else None},
+    } for row in rows])
+    for row in rows:
+        row.worker_id, row.lock_expires_at = None, None
+    ctx.session.flush()
+    return len(rows)
 
 
 def set_retries(ctx: Ctx, task_id: str, retries: int) -> schema.ExternalTask:

@@ -2,7 +2,8 @@
 
 A notification is written in the same transaction as the change that causes it; an e-mail is written to the
 outbox in that transaction and sent after commit by the scheduler (service.mailer), with retries. Nothing is
-sent for a change that rolled back, and nothing is lost when the mail server is down.
+sent for a change that rolled back, and nothing is lost when the mail server is down. The audit trail records
+each notice (`notification_sent`) and each delivered or finally failed e-mail (`email_sent`, `email_failed`).
 """
 
 from __future__ import annotations
@@ -113,6 +114,8 @@ def mark_sent(ctx: Ctx, message_id: str) -> None:
     if row is not None:
         row.sent_at, row.claimed_until = ctx.now(), None
         row.attempts += 1
+        audit.record(ctx, "email_sent", details={"message_id": row.id, "recipient": row.recipient,
+                                                 "subject": row.subject, "attempts": row.attempts})
 
 
 def mark_failed(ctx: Ctx, message_id: str, error: str) -> None:

@@ -211,7 +211,11 @@ class KimCycleTimer(CycleTimerEventDefinition):
             my_task.internal_data["event_fired"] = True
         elif datetime.fromisoformat(state["due"]) <= engine.now():
             cycle = parse_cycle(state["expression"], engine.timezone)
-            state["due"] = cycle.next_due(datetime.fromisoformat(state["due"]), engine.timezone).isoformat()
+            previous = datetime.fromisoformat(state["due"])
+            due = cycle.next_due(previous, engine.timezone)
+            while previous < due <= engine.now():  # moments missed while no worker ran fire once, not each
+                previous, due = due, cycle.next_due(due, engine.timezone)
+            state["due"] = due.isoformat()
             if state["remaining"] is not None:
                 state["remaining"] -= 1
             fired = True
