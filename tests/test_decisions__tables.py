@@ -29,8 +29,7 @@ def _evaluate(key: str, table: list[decisions.Decision] = POLICIES, **variables:
 
 def test_parse_reads_keys_names_and_camunda_attributes() -> None:
     first = next(d for d in POLICIES if d.key == "sprachniveau_first")
-    assert (first.name, first.version_tag, first.history_time_to_live) == ("Sprachniveau (FIRST)", "2025-10",
-                                                                          "P3650D")
+    assert (first.name, first.version_tag, first.history_time_to_live) == ("Sprachniveau (FIRST)", "2025-10", 3650)
     assert isinstance(first.logic, decisions.DecisionTable)
     assert first.logic.inputs[0].input_variable == "niveau_eingabe"
     assert [d.key for d in DRD] == ["aufenthalt", "straftaten_summe", "voraussetzungen"]

@@ -19,6 +19,7 @@ from typing import Any
 from lxml import etree
 
 from workflows import feel
+from workflows.durations import ttl_days
 from workflows.errors import DecisionError, DeploymentError, ExpressionError, Problem
 from workflows.feel_functions import parse_temporal
 from workflows.safexml import parse_xml
@@ -95,7 +96,7 @@ class Decision:
     logic: DecisionTable | LiteralDecision
     required: tuple[str, ...] = ()
     version_tag: str | None = None
-    history_time_to_live: str | None = None
+    history_time_to_live: int | None = None  # days
     resource_name: str = ""
 
 
@@ -213,8 +214,12 @@ def _decision(reader: _Reader, node: etree._Element) -> Decision | None:
         return None
     if logic is None:
         return None
-    return Decision(key, node.get("name"), logic, _required(node), _camunda(node, "versionTag"),
-                    _camunda(node, "historyTimeToLive"), reader.file)
+    try:
+        ttl = ttl_days(_camunda(node, "historyTimeToLive"))
+    except ValueError as error:
+        reader.problem(node, str(error))
+        return None
+    return Decision(key, node.get("name"), logic, _required(node), _camunda(node, "versionTag"), ttl, reader.file)
 
 
 def _literal(reader: _Reader, decision: etree._Element, node: etree._Element) -> LiteralDecision | None:

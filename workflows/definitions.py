@@ -218,7 +218,7 @@ def _store_artifact(ctx: Ctx, result: DeploymentResult, artifact: _Artifact, res
         version = _next_version(ctx, schema.DecisionDefinition, artifact.key, tenant_id)
         decision = artifact.payload
         row = schema.DecisionDefinition(
-            id=f"{artifact.key}:{version}:{uuid.uuid4()}", key=artifact.key, version=version, name=artifact.name,
+            id=_definition_id(artifact.key, version), key=artifact.key, version=version, name=artifact.name,
             version_tag=getattr(decision, "version_tag", None), tenant_id=tenant_id,
             deployment_id=result.deployment.id, resource_name=artifact.resource_name, resource_id=resource.id,
             content_hash=artifact.content_hash,
@@ -228,11 +228,17 @@ def _store_artifact(ctx: Ctx, result: DeploymentResult, artifact: _Artifact, res
     else:
         version = _next_version(ctx, schema.FormDefinition, artifact.key, tenant_id)
         form_row = schema.FormDefinition(
-            id=f"{artifact.key}:{version}:{uuid.uuid4()}", key=artifact.key, version=version, tenant_id=tenant_id,
+            id=_definition_id(artifact.key, version), key=artifact.key, version=version, tenant_id=tenant_id,
             deployment_id=result.deployment.id, resource_name=artifact.resource_name, resource_id=resource.id,
             content_hash=artifact.content_hash, created_at=ctx.now())
         ctx.session.add(form_row)
         result.forms.append(form_row)
+
+
+def _definition_id(key: str, version: int) -> str:
+    """Camunda's `key:version:uuid`, or only the uuid where that would not fit 64 characters (as Camunda does)."""
+    readable = f"{key}:{version}:{uuid.uuid4()}"
+    return readable if len(readable) <= 64 else str(uuid.uuid4())
 
 
 def _store_process(ctx: Ctx, deployment: schema.Deployment, artifact: _Artifact,
@@ -245,7 +251,7 @@ def _store_process(ctx: Ctx, deployment: schema.Deployment, artifact: _Artifact,
         ctx.session.flush()
     version = _next_version(ctx, schema.ProcessDefinition, process.key, tenant_id)
     row = schema.ProcessDefinition(
-        id=f"{process.key}:{version}:{uuid.uuid4()}", key=process.key, version=version, name=process.name,
+        id=_definition_id(process.key, version), key=process.key, version=version, name=process.name,
         version_tag=process.version_tag, tenant_id=tenant_id, deployment_id=deployment.id,
         resource_name=artifact.resource_name, content_hash=artifact.content_hash, spec_hash=bundle.hash,
         history_time_to_live=process.history_time_to_live,

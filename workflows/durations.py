@@ -126,3 +126,17 @@ def parse_cycle(text: str, tz: str = "Europe/Berlin") -> Cycle:
     if looks_like_duration(parts[1]):
         raise ValueError(f"a repeating interval with an end date is not supported: {text!r}")
     return Cycle(repetitions, parse_duration(parts[2]), parse_datetime(parts[1], tz))
+
+
+_TTL = re.compile(r"^(?:P(\d+)D|(\d+))$")
+
+
+def ttl_days(text: str | None) -> int | None:
+    """camunda:historyTimeToLive as days: an integer or `P<n>D` (Camunda 7 accepts only days); None if unset.
+    Raises ValueError for anything else."""
+    if text is None or not text.strip():
+        return None
+    match = _TTL.match(text.strip().upper())
+    if not match:
+        raise ValueError(f"historyTimeToLive must be a number of days or P<n>D, not {text!r}")
+    return int(match.group(1) or match.group(2))

@@ -12,7 +12,7 @@ from typing import Any
 from lxml import etree
 
 from workflows import sandbox
-from workflows.durations import looks_like_duration, parse_cycle, parse_datetime, parse_duration
+from workflows.durations import looks_like_duration, parse_cycle, parse_datetime, parse_duration, ttl_days
 from workflows.engine.camunda import BPMN_NS, CAMUNDA_NS, camunda_attr, local_name, read_extensions
 from workflows.errors import ExpressionError, Problem
 
@@ -288,7 +288,15 @@ def _form_field(checker: _Checker, node: etree._Element) -> None:
                           "or enum.")
 
 
+def _history_time_to_live(checker: _Checker, node: etree._Element) -> None:
+    try:
+        ttl_days(camunda_attr(node, "historyTimeToLive"))
+    except ValueError as error:
+        checker.add(node, str(error))
+
+
 _BPMN_ELEMENT_CHECKS: dict[str, tuple[Callable[[_Checker, etree._Element], None], ...]] = {
+    "process": (_history_time_to_live,),
     "serviceTask": (_implementation,),
     "sendTask": (_implementation,),
     "businessRuleTask": (_business_rule,),

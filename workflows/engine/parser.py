@@ -57,7 +57,9 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     SubWorkflowTask,
     UserTask,
 )
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 
+from workflows.durations import ttl_days
 from workflows.engine.camunda import NSMAP, camunda_attr, read_extensions, read_properties
 from workflows.engine.specs import (
     TIMER_CLASSES,
@@ -175,6 +177,12 @@ class KimStartEventParser(_Timers, _CamundaExtensions, StartEventParser):
         event_definition = self.get_event_definition([
             MESSAGE_EVENT_XPATH, SIGNAL_EVENT_XPATH, TIMER_EVENT_XPATH, CONDITIONAL_EVENT_XPATH, ERROR_EVENT_XPATH,
             ESCALATION_EVENT_XPATH])
+        if isinstance(event_definition, tuple(TIMER_CLASSES.values())) and \
+                etree.QName(self.node.getparent()).localname == "process":
+            # The scheduler starts the instance when the process's start timer is due (workflows/timers.py);
+            # inside the instance that moment has come. Waiting on it again would start the flow once more
+            # on every cycle. Timer starts of event subprocesses do wait.
+            event_definition = NoneEventDefinition()
         task = self._create_task(event_definition)
         self.spec.start.connect(task)
         return task
@@ -318,7 +326,7 @@ def _parsed(parser: KimBpmnParser, tree: etree._ElementTree, key: str) -> Parsed
         spec=spec,
         subprocess_specs=subprocess_specs,
         version_tag=camunda_attr(node, "versionTag"),
-        history_time_to_live=int(ttl) if ttl and ttl.isdigit() else None,
+        history_time_to_live=_ttl(ttl),
         candidate_starter_groups=_split(camunda_attr(node, "candidateStarterGroups")),
         candidate_starter_users=_split(camunda_attr(node, "candidateStarterUsers")),
         properties=read_properties(node),
@@ -339,6 +347,13 @@ def _named_groups(process: etree._Element) -> set[str]:
             if "${" not in value and "#{" not in value:
                 found.update(_split(value))
     return found
+
+
+def _ttl(text: str | None) -> int | None:
+    try:
+        return ttl_days(text)
+    except ValueError:
+        return None  # lint reports it with element and line
 
 
 def _split(value: str | None) -> list[str]:
