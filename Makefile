@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench install clean
+.PHONY: run test lint typecheck pytest bench install clean translations
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,3 +35,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache
+
+# After changing German texts in service/: extract them, merge into the English catalogue, translate the new
+# entries in service/translations/en/LC_MESSAGES/messages.po, then compile (tests check nothing is missing).
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -o service/translations/messages.pot --no-location --omit-header .
+	$(BIN)/pybabel update -i service/translations/messages.pot -d service/translations --no-wrap
+	$(BIN)/pybabel compile -d service/translations

@@ -10,6 +10,7 @@ from flask import Flask, jsonify
 from service import errors
 from service.rest import init_api
 from service.runtime import Runtime
+from service.web import init_web
 from workflows import db
 
 
@@ -20,6 +21,7 @@ def create_app(runtime: Runtime | None = None, **config: Any) -> Flask:
     app.extensions["kimflow"] = runtime
     errors.register(app)
     init_api(app)
+    init_web(app, runtime)
     _health(app, runtime)
     return app
 

@@ -58,15 +58,20 @@ def for_instance(ctx: Ctx, instance_id: str, *, kinds: Sequence[str] | None = No
     return list(ctx.session.scalars(query.order_by(schema.AuditEvent.id).limit(limit)))
 
 
-def query(ctx: Ctx, *, kinds: Sequence[str] | None = None, instance_id: str | None = None,
-          definition_key: str | None = None, element_id: str | None = None, since: datetime | None = None,
-          first: int = 0, limit: int = 100) -> list[schema.AuditEvent]:
+FILTERABLE = ("instance_id", "definition_key", "element_id", "task_id", "actor")
+
+
+def query(ctx: Ctx, *, kinds: Sequence[str] | None = None, since: datetime | None = None, first: int = 0,
+          limit: int = 100, **equal: str | None) -> list[schema.AuditEvent]:
+    """Events in the order they happened; `equal` filters on instance_id, definition_key, element_id, task_id
+    or actor (None: no filter)."""
     model = schema.AuditEvent
     statement = sa.select(model)
-    for column, value in ((model.instance_id, instance_id), (model.definition_key, definition_key),
-                          (model.element_id, element_id)):
+    for name, value in equal.items():
+        if name not in FILTERABLE:
+            raise TypeError(f"cannot filter audit events by {name}")
         if value is not None:
-            statement = statement.where(column == value)
+            statement = statement.where(getattr(model, name) == value)
     if kinds:
         statement = statement.where(model.kind.in_(kinds))
     if since is not None:

@@ -17,7 +17,13 @@ import sqlalchemy as sa
 from workflows import audit, definitions, execution, forms, instance_rows, instances, schema
 from workflows.context import Actor, Ctx
 from workflows.engine import runner
-from workflows.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from workflows.errors import (
+    ConcurrentChangeError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 
 HT = schema.HumanTask
 TABLE = schema.table(schema.HumanTask)
@@ -26,7 +32,8 @@ CANDIDATE = schema.HumanTaskCandidate
 SORT_COLUMNS = {
     "due": HT.due_at, "dueDate": HT.due_at, "priority": HT.priority, "created": HT.created_at,
     "name": HT.name, "followUpDate": HT.follow_up_at, "followUp": HT.follow_up_at, "assignee": HT.assignee,
-    "id": HT.id, "processInstanceId": HT.instance_id,
+    "id": HT.id, "processInstanceId": HT.instance_id, "description": HT.description,
+    "nameCaseInsensitive": sa.func.lower(HT.name),
 }
 
 
@@ -52,6 +59,8 @@ class TaskQuery:
     task_definition_key: str | None = None
     name_like: str | None = None
     task_ids: Sequence[str] | None = None
+    not_assignee: str | None = None  # everything but this user's own tasks (the inbox's group tab)
+    search: str | None = None  # part of the Aktenzeichen or of the person's name
     sort_by: Sequence[tuple[str, str]] = field(default_factory=lambda: [("due", "asc")])
 
 
@@ -100,7 +109,31 @@ def _conditions(q: TaskQuery) -> list[Any]:
         conditions.append(HT.business_key.ilike(f"%{q.business_key_like}%"))
     if q.task_ids is not None:
         conditions.append(HT.id.in_(list(q.task_ids)))
+    if q.not_assignee is not None:
+        conditions.append(sa.or_(HT.assignee.is_(None), HT.assignee != q.not_assignee))
+    if q.search:
+        conditions.append(_matches_search(q.search))
     return conditions
+
+
+PERSON_VARIABLE = "person_name"  # the process variable that names the person a case is about
+VARIABLE = schema.table(schema.ProcessVariable)
+
+
+def _matches_search(text: str) -> Any:
+    pattern = f"%{text.strip()}%"
+    people = sa.select(VARIABLE.c.instance_id).where(VARIABLE.c.name == PERSON_VARIABLE,
+                                                     VARIABLE.c.text_value.ilike(pattern))
+    return sa.or_(HT.business_key.ilike(pattern), HT.instance_id.in_(people))
+
+
+def people_of(ctx: Ctx, instance_ids: Sequence[str]) -> dict[str, str]:
+    """The person each case is about (for lists: one query for a page, never per row)."""
+    if not instance_ids:
+        return {}
+    rows = ctx.session.execute(sa.select(VARIABLE.c.instance_id, VARIABLE.c.text_value).where(
+        VARIABLE.c.name == PERSON_VARIABLE, VARIABLE.c.instance_id.in_(list(instance_ids))))
+    return {instance_id: text for instance_id, text in rows if text}
 
 
 def _time_conditions(q: TaskQuery) -> list[Any]:
@@ -135,7 +168,8 @@ def find(ctx: Ctx, query: TaskQuery, *, first: int = 0, limit: int = 50) -> list
 
 
 def count(ctx: Ctx, query: TaskQuery) -> int:
-    statement = _statement(query, ctx.actor).with_only_columns(sa.func.count()).order_by(None)
+    statement = _statement(query, ctx.actor).with_only_columns(sa.func.count(), maintain_column_froms=True) \
+        .order_by(None)
     return int(ctx.session.scalar(statement) or 0)
 
 
@@ -201,7 +235,7 @@ def _assign(ctx: Ctx, task: schema.HumanTask, user: str | None, kind: str,
     updated = ctx.session.execute(sa.update(HT).where(HT.id == task.id, _same_assignee(previous))
                                   .values(assignee=user))
     if updated.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConflictError(f"Task {task.id} was changed by someone else in the meantime.")
+        raise ConcurrentChangeError(f"Task {task.id} was changed by someone else in the meantime.")
     task.assignee = user
     audit.record(ctx, kind, instance_id=task.instance_id, definition_key=task.definition_key,
                  element_id=task.task_definition_key, task_id=task.id,
@@ -288,17 +322,29 @@ def form_fields(form: forms.FormDefinition) -> list[forms.Field]:
     return list(forms.input_fields(form))
 
 
-def submit_form(ctx: Ctx, task_id: str, raw: Mapping[str, Any], *, locale: str = "de") -> dict[str, list[str]]:
-    """Validate a submission with the task's form and complete the task; returns errors (nothing applied)."""
+@dataclass(frozen=True)
+class Submission:
+    """What became of a submitted form: errors (nothing applied), or the case's open tasks afterwards."""
+
+    errors: dict[str, list[str]]
+    next_task_ids: list[str] = field(default_factory=list)
+
+
+def submit(ctx: Ctx, task_id: str, raw: Mapping[str, Any], *, locale: str = "de") -> Submission:
+    """Validate a submission with the task's form and complete the task; a task without a form takes no values
+    from a page (only forms say which variables a person may set)."""
     task = _require(ctx, task_id)
     form = form_for(ctx, task)
     if form is None:
-        complete(ctx, task_id, raw)
-        return {}
+        return Submission({}, complete(ctx, task_id, {}))
     variables = instances.get_variables(ctx, task.instance_id) or {}
     today = ctx.now().astimezone(ZoneInfo(ctx.settings.timezone)).date()
     clean, errors = forms.validate_submission(form, raw, locale=locale, variables=variables, today=today)
     if errors:
-        return errors
-    complete(ctx, task_id, clean)
-    return {}
+        return Submission(errors)
+    return Submission({}, complete(ctx, task_id, clean))
+
+
+def submit_form(ctx: Ctx, task_id: str, raw: Mapping[str, Any], *, locale: str = "de") -> dict[str, list[str]]:
+    """Validate and complete; returns the errors (empty when the task was completed)."""
+    return submit(ctx, task_id, raw, locale=locale).errors

@@ -121,7 +121,7 @@ def _candidate_rows(row: dict[str, Any]) -> list[dict[str, Any]]:
 def _audit_created(loaded: Loaded, rows: list[dict[str, Any]]) -> None:
     for row in rows:
         loaded.engine.record("task_created", element_id=row["task_definition_key"], task_id=row["id"],
-                             assignee=row["assignee"], candidate_groups=row["candidate_groups"],
+                             name=row["name"], assignee=row["assignee"], candidate_groups=row["candidate_groups"],
                              due=row["due_at"].isoformat() if row["due_at"] else None, actor=None)
 
 

@@ -209,6 +209,11 @@ class HumanTask(Base):
     draft: Mapped[dict[str, Any] | None]
     escalation_level: Mapped[int] = mapped_column(default=0)
     escalated_at: Mapped[datetime | None]
+    follow_up_notified_at: Mapped[datetime | None]  # the follow-up reminder went out (reset it with follow_up_at)
+    __table_args__ = (
+        sa.Index("ix_human_task_escalation", "escalation_level", "due_at"),  # the scheduler's escalation scan
+        sa.Index("ix_human_task_follow_up_pending", "follow_up_notified_at", "follow_up_at"),  # its reminders
+    )
 
 
 class HumanTaskCandidate(Base):
@@ -388,3 +393,45 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
 
+
+
+# --- the web app: documents, sessions, login attempts ------------------------------------------------------
+
+
+class Document(Base):
+    """An uploaded file on a case; the bytes live outside the database, named by their SHA-256."""
+
+    __tablename__ = "document"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    instance_id: Mapped[str] = mapped_column(sa.ForeignKey("process_instance.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    media_type: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    uploaded_by: Mapped[str | None] = mapped_column(sa.String(255))
+    uploaded_at: Mapped[datetime]
+
+
+class WebSession(Base):
+    """A login of the web app, kept on the server; the cookie holds a random token, this table its digest."""
+
+    __tablename__ = "web_session"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginAttempt(Base):
+    """Failed and successful logins, counted per user name and per address to pause password guessing."""
+
+    __tablename__ = "login_attempt"
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    username: Mapped[str] = mapped_column(sa.String(255))
+    address: Mapped[str] = mapped_column(sa.String(64))
+    attempted_at: Mapped[datetime]
+    success: Mapped[bool]
+    __table_args__ = (sa.Index("ix_login_attempt_username_time", "username", "attempted_at"),
+                      sa.Index("ix_login_attempt_address_time", "address", "attempted_at"))

@@ -38,6 +38,12 @@ class Settings:
     smtp_starttls: bool = False
     smtp_user: str = ""
     smtp_password: str = ""
+    document_dir: str = field(default_factory=lambda: str(PROJECT_ROOT / "instance" / "documents"))
+    max_document_bytes: int = 10_000_000
+    session_hours: float = 8.0
+    cookie_secure: bool = False
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
     host: str = "127.0.0.1"
     port: int = 5000
     config_dir: str = field(default_factory=lambda: str(PROJECT_ROOT / "config"))
@@ -73,6 +79,15 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "smtp_starttls": ("KIMFLOW_SMTP_STARTTLS", "Use STARTTLS."),
     "smtp_user": ("KIMFLOW_SMTP_USER", "SMTP login (empty: no login)."),
     "smtp_password": ("KIMFLOW_SMTP_PASSWORD", "SMTP password."),
+    "document_dir": ("KIMFLOW_DOCUMENT_DIR", "Folder for uploaded documents (outside the web root; stored by "
+                     "content hash)."),
+    "max_document_bytes": ("KIMFLOW_MAX_DOCUMENT_BYTES", "Largest accepted document upload."),
+    "session_hours": ("KIMFLOW_SESSION_HOURS", "Hours a login lasts without activity."),
+    "cookie_secure": ("KIMFLOW_COOKIE_SECURE", "Send the session cookie over HTTPS only (set true behind TLS)."),
+    "login_max_failures": ("KIMFLOW_LOGIN_MAX_FAILURES", "Failed logins per user name (or address, times four) "
+                           "before logins pause."),
+    "login_window_minutes": ("KIMFLOW_LOGIN_WINDOW_MINUTES", "Minutes over which failed logins are counted and "
+                             "a paused login waits."),
     "host": ("KIMFLOW_HOST", "Address `kimflow serve` binds to."),
     "port": ("KIMFLOW_PORT", "Port `kimflow serve` listens on."),
     "config_dir": ("KIMFLOW_CONFIG_DIR", "Folder with kimflow.toml, groups and calendar files."),
@@ -121,8 +136,9 @@ def settings_table() -> list[tuple[str, str, str, str]]:
     rows = []
     for name, (variable, doc) in SETTINGS_DOC.items():
         default = getattr(defaults, name)
-        if name in {"database_url", "config_dir"}:
-            default = "instance/kimflow.db (SQLite)" if name == "database_url" else "config/"
+        if name in {"database_url", "config_dir", "document_dir"}:
+            default = {"database_url": "instance/kimflow.db (SQLite)", "config_dir": "config/",
+                       "document_dir": "instance/documents/"}[name]
         rows.append((name, variable, str(default), doc))
     return rows
 

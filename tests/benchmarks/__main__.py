@@ -8,7 +8,7 @@ import os
 import platform
 import sys
 
-from tests.benchmarks import bench_engine, bench_queries
+from tests.benchmarks import bench_engine, bench_queries, bench_timers, bench_web
 
 PG_URL = os.environ.get("KIMFLOW_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -30,6 +30,9 @@ def main() -> None:
         "persisted_parallel": lambda: bench_engine.persisted_parallel(PG_URL, quick=args.quick),
         "long_case": lambda: bench_engine.long_case(quick=args.quick),
         "task_query": lambda: bench_queries.task_query(PG_URL, quick=args.quick),
+        "inbox_page": lambda: bench_web.inbox_page(PG_URL, quick=args.quick),
+        "timers_burst": lambda: bench_timers.timers_burst(PG_URL, quick=args.quick),
+        "timer_lateness": lambda: bench_timers.timer_lateness(PG_URL, quick=args.quick),
     }
     for name, run in suites.items():
         if args.only and name not in args.only:
