@@ -45,9 +45,9 @@ def test_upgrade_deploy_twice_and_add_users(env: dict[str, str]) -> None:
     code, output = _run(env, "deploy", str(DATA / "three_tasks"), str(DATA / "user_task_attributes"))
     assert "Nothing changed" in output
     code, output = _run(env, "users", "add", "erika", "--password", "geheim123", "--role", "caseworker",
-                        "--group", "fm-team", "--group", "teamleitung")
+                        "--group", "fm-team", "--group", "fm-teamleitung")
     assert code == 0, output
-    assert "fm-team, teamleitung" in output
+    assert "fm-team, fm-teamleitung" in output
     code, output = _run(env, "users", "add", "x", "--password", "kurz", "--role", "caseworker")
     assert code != 0 and "8 characters" in output
     code, token = _run(env, "tokens", "create", "erika", "--name", "worker")

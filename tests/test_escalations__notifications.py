@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import tomllib
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from aiosmtpd.controller import Controller
 
 from service import mailer
 from service.runtime import Runtime
-from tests.conftest import deploy
+from tests.conftest import ROOT, deploy
 from workflows import accounts, audit, calendar, escalations, human_tasks, instances, notifications, schema
 from workflows.clock import ManualClock
 from workflows.context import Actor
@@ -54,7 +55,7 @@ def people(runtime: Runtime) -> None:
                           email="erika@kommune.example")
         accounts.add_user(ctx, "jonas", password="jonas-secret", role="caseworker", groups=["abh-team"],
                           email="jonas@kommune.example")
-        accounts.add_user(ctx, "tina", password="tina-secret", role="supervisor", groups=["teamleitung"],
+        accounts.add_user(ctx, "tina", password="tina-secret", role="supervisor", groups=["abh-teamleitung"],
                           email="tina@kommune.example")
         accounts.add_user(ctx, "paul", password="paul-secret", role="process_owner", groups=["prozess"],
                           email="paul@kommune.example")
@@ -77,10 +78,14 @@ def _task_due_in(runtime: Runtime, clock: ManualClock, days: int) -> str:
         return task.id
 
 
+# the test model's tasks belong to the Ausländerbehörde (business key ABH-1): their Teamleitung hears of them
+ABH_LEAD = escalations.EscalationConfig(processes={"timers": escalations.Policy(teamleitung_group="abh-teamleitung")})
+
+
 def _scan(runtime: Runtime, config: escalations.EscalationConfig | None = None) -> escalations.ScanReport:
     business_days = calendar.load_calendar(runtime.settings.config_dir)
     with runtime.command() as ctx:
-        return escalations.scan(ctx, config or escalations.EscalationConfig(), business_days.add_working_days)
+        return escalations.scan(ctx, config or ABH_LEAD, business_days.add_working_days)
 
 
 def test_overdue_task_notifies_candidates_then_teamleitung_after_working_days(
@@ -167,7 +172,7 @@ def test_the_teamleitung_notice_names_the_task_and_offers_reassignment(
         assert task_id in text
         assert "Neu zuweisen" in text and "einer anderen Person zuweisen oder an eine andere Gruppe abgeben" in text
     assert escalated.details["offered"] == "reassign" and escalated.details["recipients"] == ["tina"]
-    lead = Actor("tina", "supervisor", frozenset({"teamleitung", "abh-team"}))  # the ABH team's lead
+    lead = Actor("tina", "supervisor", frozenset({"abh-teamleitung", "abh-team"}))  # the ABH team's lead
     with runtime.command(lead) as ctx:
         human_tasks.set_assignee(ctx, notice.task_id or "", "jonas", reason="Vertretung während Urlaub")
     with runtime.command(lead) as ctx:
@@ -175,3 +180,30 @@ def test_the_teamleitung_notice_names_the_task_and_offers_reassignment(
     with runtime.command() as ctx:
         actions = [(e.kind, e.actor) for e in audit.query(ctx, kinds=["task_assigned", "task_moved"])]
     assert actions == [("task_assigned", "tina"), ("task_moved", "tina")]
+
+
+def test_each_process_escalates_to_the_teamleitung_of_its_own_domain_only() -> None:
+    """One Teamleitung for all would see case-management and Ausländerbehörde cases alike (DOMAIN.md section 5)."""
+    config = escalations.load_config(ROOT / "config")
+    leads = {key: config.for_process(key).teamleitung_group
+             for key in ("fallmanagement", "bleiberecht", "einbuergerung", "kim_bericht")}
+    assert leads == {"fallmanagement": "fm-teamleitung", "bleiberecht": "abh-teamleitung",
+                     "einbuergerung": "ebh-teamleitung", "kim_bericht": "prozess"}
+    assert config.default.teamleitung_group == ""  # a new process names its own lead, or has none
+    groups = tomllib.loads((ROOT / "config" / "groups.toml").read_text(encoding="utf-8"))["groups"]
+    domains = {key: groups[group]["domain"] for key, group in leads.items()}
+    assert domains == {"fallmanagement": "case-management", "bleiberecht": "auslaenderbehoerde",
+                       "einbuergerung": "einbuergerung", "kim_bericht": "process-owners"}
+    assert "teamleitung" not in groups
+
+
+def test_without_a_teamleitung_group_the_escalation_is_audited_only(runtime: Runtime, clock: ManualClock,
+                                                                    people: None) -> None:
+    task_id = _task_due_in(runtime, clock, days=-10)
+    assert _scan(runtime, escalations.EscalationConfig()).overdue == 1
+    assert _scan(runtime, escalations.EscalationConfig()).escalated == 1
+    with runtime.command() as ctx:
+        (escalated,) = audit.query(ctx, kinds=["task_escalated"])
+        assert notifications.for_user(ctx, "tina") == []
+    assert escalated.task_id == task_id
+    assert (escalated.details["to_group"], escalated.details["recipients"]) == (None, [])

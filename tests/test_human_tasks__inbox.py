@@ -21,7 +21,7 @@ def _start_attributes(runtime: Runtime) -> str:
     deploy(runtime, "user_task_attributes")
     with runtime.command(STARTER) as ctx:
         return instances.start(ctx, key="attributes", variables_in={
-            "tage": 14, "teams": ["ebh-team", "teamleitung"], "frist": "2026-02-01T12:00:00+01:00",
+            "tage": 14, "teams": ["ebh-team", "ebh-teamleitung"], "frist": "2026-02-01T12:00:00+01:00",
             "wiedervorlage": datetime(2026, 1, 20, 8, 0, tzinfo=UTC), "prio": 90}).id
 
 
@@ -52,7 +52,7 @@ def test_expression_attributes_and_initiator(runtime: Runtime) -> None:
     task = _only_task(runtime)
     assert task.name == "Frist 14 Tage"
     assert task.assignee == "erika"  # ${starter}, set by camunda:initiator
-    assert task.candidate_groups == ["ebh-team", "teamleitung"]
+    assert task.candidate_groups == ["ebh-team", "ebh-teamleitung"]
     assert task.due_at == datetime(2026, 2, 1, 11, 0, tzinfo=UTC)
     assert task.follow_up_at == datetime(2026, 1, 20, 8, 0, tzinfo=UTC)
     assert task.priority == 90

@@ -34,7 +34,7 @@ from workflows.context import Actor
 from workflows.errors import DeploymentError
 
 ABH = Actor("bernd", "caseworker", frozenset({"abh-team"}))
-TEAMLEITUNG = Actor("tina", "supervisor", frozenset({"teamleitung"}))
+TEAMLEITUNG = Actor("tina", "supervisor", frozenset({"abh-teamleitung"}))
 FM_AKTENZEICHEN = "FM-2026-000042"
 
 MY_FILES = ("bleiberecht.bpmn", "bleiberecht_", "aufenthg_", "abh_")

@@ -36,7 +36,7 @@ from workflows.context import Actor
 from workflows.errors import DeploymentError
 
 EBH = Actor("erika", "caseworker", frozenset({"ebh-team"}))
-TEAMLEITUNG = Actor("tina", "supervisor", frozenset({"teamleitung"}))
+TEAMLEITUNG = Actor("tina", "supervisor", frozenset({"ebh-teamleitung"}))
 FM_AKTENZEICHEN = "FM-2026-000077"
 
 MY_FILES = ("einbuergerung", "stag_", "ebh_")

@@ -42,7 +42,7 @@ from workflows.helpers import default_helpers
 
 AZ = "FM-2026-000123"
 FM = Actor("erika", "caseworker", frozenset({"fm-team"}))
-TEAMLEITUNG = Actor("tom", "supervisor", frozenset({"teamleitung"}))
+TEAMLEITUNG = Actor("tom", "supervisor", frozenset({"fm-teamleitung"}))
 ABH = Actor("bernd", "caseworker", frozenset({"abh-team"}))
 EBH = Actor("ebru", "caseworker", frozenset({"ebh-team"}))
 
@@ -563,7 +563,7 @@ def test_three_months_without_contact_propose_closure_to_the_teamleitung(runtime
     _fire_at(runtime, clock, proposal)
     assert _keys(runtime, case) == ["abschluss_vorschlagen", "ziel_verfolgen", "ziel_verfolgen"]
     task = _task(runtime, case, "abschluss_vorschlagen")
-    assert task.candidate_groups == ["teamleitung"]
+    assert task.candidate_groups == ["fm-teamleitung"]
     with runtime.command(FM) as ctx:
         assert human_tasks.find(ctx, human_tasks.TaskQuery(task_definition_key="abschluss_vorschlagen")) == []
     assert _refused(runtime, case, "abschluss_vorschlagen", {"abschlussvorschlag": "weiterfuehren"},

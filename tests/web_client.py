@@ -17,7 +17,7 @@ PEOPLE = {
     "erika": ("caseworker", ["fm-team"], "Erika Mustermann"),
     "jonas": ("caseworker", ["fm-team"], "Jonas Beispiel"),
     "bernd": ("caseworker", ["abh-team"], "Bernd Amt"),
-    "tina": ("supervisor", ["fm-team", "teamleitung"], "Tina Leitung"),
+    "tina": ("supervisor", ["fm-team", "fm-teamleitung"], "Tina Leitung"),
     "paul": ("process_owner", ["prozess"], "Paul Prozess"),
 }
 PASSWORD = "geheim-123"

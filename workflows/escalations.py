@@ -1,8 +1,10 @@
 """Overdue tasks, follow-ups and systemic backlog: who is told, and when (config/escalation.toml, per process).
 
 Level 1 — a task passes its due date: its assignee is notified (or, if nobody holds it, the candidates).
-Level 2 — N working days later it is still open: the Teamleitung is notified and offered reassignment
-(the notice names the task id; human_tasks.set_assignee / move_to_group do it).
+Level 2 — N working days later it is still open: the Teamleitung of the process's own domain is notified and
+offered reassignment (the notice names the task id; human_tasks.set_assignee / move_to_group do it). Each process
+names its Teamleitung group: one group for all domains would show the Ausländerbehörde's cases to the
+Fallmanagement's lead (DOMAIN.md section 5).
 Backlog — a process has at least `backlog_threshold` overdue tasks (e.g. 3-month breaches): the
 Prozessverantwortliche are notified, at most once a day per process.
 Follow-up (Wiedervorlage) — a task's follow-up date arrives: its assignee (or the candidates) is reminded, once.
@@ -31,7 +33,7 @@ HT = schema.HumanTask
 class Policy:
     notify_assignee_when_overdue: bool = True
     teamleitung_after_working_days: int = 5
-    teamleitung_group: str = "teamleitung"
+    teamleitung_group: str = ""  # the supervising group of the process's own domain; empty: audit trail only
     backlog_threshold: int = 10
     backlog_group: str = "prozess"
     remind_on_follow_up: bool = True
@@ -118,7 +120,7 @@ def _teamleitung_moment(due: datetime | None, policy: Policy, add_working_days: 
 
 def _escalate(ctx: Ctx, task: schema.HumanTask, policy: Policy) -> None:
     task.escalation_level, task.escalated_at = 2, ctx.now()
-    leads = notifications.members(ctx, [policy.teamleitung_group])
+    leads = notifications.members(ctx, [policy.teamleitung_group] if policy.teamleitung_group else [])
     notifications.notify(ctx, leads, Notice(
         "task_escalated", f"Eskalation: {task.name or task.task_definition_key} ist überfällig",
         f"Die Aufgabe „{task.name}“ ({task.business_key or task.instance_id}) ist seit "
@@ -127,7 +129,8 @@ def _escalate(ctx: Ctx, task: schema.HumanTask, policy: Policy) -> None:
         "Gruppe abgeben.", task.instance_id, task.id))
     audit.record(ctx, "task_escalated", instance_id=task.instance_id, definition_key=task.definition_key,
                  element_id=task.task_definition_key, task_id=task.id,
-                 details={"to_group": policy.teamleitung_group, "recipients": leads, "offered": "reassign"})
+                 details={"to_group": policy.teamleitung_group or None, "recipients": leads,
+                          "offered": "reassign"})
 
 
 def _backlogs(ctx: Ctx, config: EscalationConfig) -> int:
