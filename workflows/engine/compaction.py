@@ -9,7 +9,9 @@ command kimflow keeps only what the engine still looks at:
 - the path from the root to each live task, with finished links spliced out of it, except the direct parent
   of every kept task (joins and boundary events inspect `task.parent`; a boundary event's join looks for the
   nearest split among the ancestors, which is that parent) and the tree's root;
-- the workflow's `last_task` (a subprocess hands its data back through it).
+- the workflow's `last_task` (a subprocess hands its data back through it);
+- the cancelled copies of a parallel join that still waits for other branches, with their parents: each stands
+  for a branch that has arrived, and the join counts them to decide when it fires (specs.KimParallelGateway).
 
 Finished side branches (earlier loop rounds, cancelled boundary events, joined branches) are dropped, and so
 are the subprocesses that hung off dropped tasks.
@@ -23,6 +25,8 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+
+from workflows.engine.specs import is_pending_arrival
 
 KEEP = TaskState.NOT_FINISHED_MASK | TaskState.ERROR
 
@@ -40,12 +44,19 @@ def _compact_one(workflow: Any) -> int:
     anchors = [t for t in workflow.tasks.values() if t.has_state(KEEP)]
     if workflow.last_task is not None and workflow.last_task.id in workflow.tasks:
         anchors.append(workflow.last_task)
+    anchors.extend(_join_arrivals(workflow))
     keep: set[UUID] = {root.id}
     for anchor in anchors:
         keep.update(t.id for t in anchor)  # the anchor and its whole subtree
         keep.update(_path_to_root(anchor))
     removed = _drop(workflow, keep)
     return removed + _splice_chains(workflow, anchors)
+
+
+def _join_arrivals(workflow: Any) -> list[Task]:
+    """Branches that have reached a parallel join which still waits (a copy of it is WAITING)."""
+    waiting = {t.task_spec for t in workflow.tasks.values() if t.has_state(TaskState.WAITING)}
+    return [t for t in workflow.tasks.values() if t.task_spec in waiting and is_pending_arrival(t)]
 
 
 def _path_to_root(task: Task) -> list[UUID]:

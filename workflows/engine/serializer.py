@@ -17,11 +17,16 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
-from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, MultiInstanceTaskConverter
+from SpiffWorkflow.bpmn.serializer.default.task_spec import (
+    BpmnTaskSpecConverter,
+    MultiInstanceTaskConverter,
+    ParallelGatewayConverter,
+)
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.defaults import ParallelGateway
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from workflows.engine import specs
@@ -50,9 +55,19 @@ class KimWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
+class KimParallelGatewayConverter(ParallelGatewayConverter):
+    """kimflow's parallel join keeps SpiffWorkflow's name in stored specs: specs stored before it existed restore
+    as kimflow's join too, and the content hash of a spec does not change."""
+
+    def __init__(self, target_class: type, registry: Any, typename: str | None = None) -> None:
+        super().__init__(target_class, registry, "ParallelGateway")
+
+
 def _config() -> dict[Any, Any]:
     config = deepcopy(DEFAULT_CONFIG)
     config[BpmnWorkflow] = KimWorkflowConverter
+    del config[ParallelGateway]
+    config[specs.KimParallelGateway] = KimParallelGatewayConverter
     tasks: tuple[type, ...] = (specs.PassThroughTask, specs.ExternalTaskSpec, specs.CallActivitySpec,
                                specs.DecisionTaskSpec)
     config.update(dict.fromkeys(tasks, BpmnTaskSpecConverter))

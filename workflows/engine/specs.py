@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from SpiffWorkflow.bpmn.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask
+from SpiffWorkflow.bpmn.specs.defaults import ParallelGateway, ParallelMultiInstanceTask, SequentialMultiInstanceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
     TimeDateEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
+from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
 from workflows.durations import parse_cycle, parse_datetime, parse_duration
@@ -122,6 +123,59 @@ class KimParallelMultiInstance(_CamundaMultiInstance, ParallelMultiInstanceTask)
 
 class KimSequentialMultiInstance(_CamundaMultiInstance, SequentialMultiInstanceTask):
     pass
+
+
+# --- gateways ----------------------------------------------------------------------------------------------
+
+JOIN_USED = "kim_join_used"
+
+
+class KimParallelGateway(ParallelGateway):
+    """A parallel join that counts every branch's arrival exactly once.
+
+    Each branch that reaches the join leaves a copy of it; SpiffWorkflow cancels the older waiting copy when the
+    next branch arrives and counts the cancelled copies to decide whether all branches are in. When the join
+    fires, kimflow marks the copies it merged as used, so that a later round of a loop never counts them
+    again; compaction keeps the copies that are not used yet (workflows/engine/compaction.py).
+    """
+
+    def _check_threshold_unstructured(self, my_task: Task) -> bool:
+        waiting = set(self.inputs)
+        for task in my_task.workflow.get_tasks(spec_name=self.name):
+            if task.internal_data.get(JOIN_USED) or my_task.is_descendant_of(task):
+                continue  # arrived in an earlier round
+            if task.is_descendant_of(my_task):
+                _discard_input_above(task, waiting)  # a loop that reaches the join again before it fires
+            elif task.parent is not None and task.parent.state == TaskState.COMPLETED:
+                waiting.discard(task.parent.task_spec)
+        return not waiting
+
+    def _run_hook(self, my_task: Task) -> bool:
+        for task in sorted(self._arrivals(my_task), key=lambda t: t.last_state_change):
+            DeepMerge.merge(my_task.data, task.parent.data)
+            task.internal_data[JOIN_USED] = True
+        my_task._inherit_data()
+        return True
+
+    def _arrivals(self, my_task: Task) -> list[Task]:
+        """The other branches' copies of this join in the current round."""
+        return [t for t in my_task.workflow.tasks.values()
+                if t.task_spec == self and t.has_state(TaskState.FINISHED_MASK) and t is not my_task
+                and not t.internal_data.get(JOIN_USED) and not my_task.is_descendant_of(t)]
+
+
+def is_pending_arrival(task: Task) -> bool:
+    """A cancelled copy of a parallel join that still counts for the join's next firing."""
+    return (isinstance(task.task_spec, KimParallelGateway) and task.has_state(TaskState.CANCELLED)
+            and not task.internal_data.get(JOIN_USED))
+
+
+def _discard_input_above(task: Task, waiting: set[Any]) -> None:
+    ancestor: Task | None = task
+    while ancestor is not None and ancestor.task_spec not in waiting:
+        ancestor = ancestor.parent
+    if ancestor is not None:
+        waiting.discard(ancestor.task_spec)
 
 
 # --- timers ------------------------------------------------------------------------------------------------
