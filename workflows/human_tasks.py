@@ -73,17 +73,26 @@ def _statement(query: TaskQuery, actor: Actor) -> sa.Select[Any]:
     statement = sa.select(*TABLE.c)
     for condition in _conditions(query):
         statement = statement.where(condition)
-    if not actor.sees_everything:
+    if not actor.sees_everything and query.assignee != actor.id:  # one's own tasks are visible by definition
         statement = statement.where(_involved(actor.id, sorted(actor.groups)))
     return statement
 
 
+_ASSIGNED = TABLE.alias("assigned")
+
+
 def _involved(user: str | None, groups: Sequence[str]) -> Any:
-    candidates = sa.select(CANDIDATE.task_id).where(sa.or_(
-        sa.and_(CANDIDATE.kind == "group", CANDIDATE.value.in_(list(groups))),
-        sa.and_(CANDIDATE.kind == "user", CANDIDATE.value == (user or "")),
-    ))
-    return sa.or_(HT.assignee == (user or ""), HT.id.in_(candidates))
+    """Tasks assigned to the user or offered to them or their groups, as one id list.
+
+    A union of three index lookups rather than `assignee = ? OR id IN (...)`: with the OR, both databases scan
+    every open task (25 ms for 100,000 on SQLite); the union reads only the user's own few thousand ids.
+    """
+    ids = sa.union(
+        sa.select(CANDIDATE.task_id).where(CANDIDATE.kind == "group", CANDIDATE.value.in_(list(groups))),
+        sa.select(CANDIDATE.task_id).where(CANDIDATE.kind == "user", CANDIDATE.value == (user or "")),
+        sa.select(_ASSIGNED.c.id).where(_ASSIGNED.c.assignee == (user or "")),
+    )
+    return HT.id.in_(ids)
 
 
 def _conditions(q: TaskQuery) -> list[Any]:

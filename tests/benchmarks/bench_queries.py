@@ -20,7 +20,8 @@ NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
 
 def seed_tasks(runtime: Any, count: int, *, seed: int = 7) -> None:
-    """Projection rows as the engine writes them: one instance per task, one candidate group each."""
+    """Projection rows as the engine writes them: one instance per task, one candidate group each, half of the
+    tasks claimed by one of 200 caseworkers (`sb000`..`sb199`, the web benchmark's users)."""
     rng = random.Random(seed)
     definition_id = "bench:1:seed"
     with runtime.command() as ctx:
@@ -43,10 +44,11 @@ def seed_tasks(runtime: Any, count: int, *, seed: int = 7) -> None:
                 "serializer_version": "-", "engine_state": ""})
             group = rng.choice(GROUPS)
             follow_up = NOW + timedelta(days=rng.randint(1, 60)) if rng.random() < 0.2 else None
+            assignee = f"sb{rng.randrange(200):03d}" if rng.random() < 0.5 else None
             tasks.append({
                 "id": task_id, "instance_id": instance_id, "definition_id": definition_id, "definition_key": "bench",
                 "business_key": instances_rows[-1]["business_key"], "task_definition_key": "task",
-                "name": "Aufgabe", "assignee": None, "candidate_groups": [group], "candidate_users": [],
+                "name": "Aufgabe", "assignee": assignee, "candidate_groups": [group], "candidate_users": [],
                 "created_at": NOW - timedelta(days=rng.randint(0, 400)),
                 "due_at": NOW + timedelta(days=rng.randint(-30, 90)), "follow_up_at": follow_up,
                 "priority": 50, "properties": {}, "suspended": False})
