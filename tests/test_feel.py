@@ -174,3 +174,27 @@ def test_any_text_either_compiles_or_raises_an_expression_error(text: str) -> No
         feel.compile_unary_tests(text).evaluate({"?": 1}, limits=Limits(max_steps=10_000))
     except ExpressionError:
         pass
+
+
+KINDER = [{"name": "Ada", "alter": 7}, {"name": "Bo", "alter": 19}, {"name": "Cem", "alter": 12}]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("kinder[alter < 18].name", ["Ada", "Cem"]),
+    ("kinder[item.alter < 18].name", ["Ada", "Cem"]),
+    ("kinder[alter < grenze and name != \"Ada\"].name", ["Cem"]),
+    ("kinder[alter > 18][1].name", "Bo"),
+    ("count(kinder[alter < 18])", 2),
+    ("for k in kinder return k.name", ["Ada", "Bo", "Cem"]),
+    ("kinder[item = {name: \"Bo\", alter: 19}].alter", [19]),
+    ("[1, 2, 3][item > grenze - 17]", [2, 3]),
+    ("[{a: [1, 5]}, {a: [0]}][count(a[item > 2]) > 0]", [{"a": [1, 5]}]),
+    ("[{grenze: 1}, {x: 1}][grenze = 1]", [{"grenze": 1}]),  # an entry hides the variable of the same name
+])
+def test_filters_see_the_entries_of_a_context_item(text: str, expected: Any) -> None:
+    assert run(text, kinder=KINDER, grenze=18) == expected
+
+
+def test_a_missing_entry_falls_back_to_the_enclosing_scope() -> None:
+    assert run("kinder[alter < 10].name", kinder=[{"name": "Ada"}, {"name": "Bo", "alter": 3}], alter=5) == \
+        ["Ada", "Bo"]

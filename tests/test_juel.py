@@ -97,3 +97,53 @@ def test_comparisons_are_consistent(a: int, b: int) -> None:
     results = [juel(f"${{a {op} b}}", a=a, b=b) for op in ("<", "<=", "==", ">=", ">", "!=")]
     assert results == [a < b, a <= b, a == b, a >= b, a > b, a != b]
     assert juel("${a lt b}", a=a, b=b) == (a < b)
+
+
+@pytest.mark.parametrize("text,variables,expected", [
+    ("${urgent ? fristKurz : fristLang}", {"urgent": True, "fristKurz": "P1W", "fristLang": "P4W"}, "P1W"),
+    ("${urgent ? fristKurz : fristLang}", {"urgent": False, "fristKurz": "P1W", "fristLang": "P4W"}, "P4W"),
+    ("${a ? b ? c : d : e}", {"a": True, "b": False, "c": 1, "d": 2, "e": 3}, 2),
+    ("${a ? b : c ? d : e}", {"a": False, "b": 1, "c": False, "d": 2, "e": 3}, 3),
+    ("${a ? (b ? c : d) : e}", {"a": True, "b": True, "c": 1, "d": 2, "e": 3}, 1),
+    ("${a ? x : double(y)}", {"a": False, "x": 1, "y": 4}, 8),
+    ("${double(a ? b : c)}", {"a": True, "b": 2, "c": 3}, 4),
+    ("${a ? liste[i] : e}", {"a": True, "liste": [5, 6], "i": 1, "e": 3}, 6),
+    ("${a ? person.name : 'niemand'}", {"a": True, "person": {"name": "Ada"}}, "Ada"),
+    ("Frist: ${urgent ? kurz : lang}", {"urgent": False, "kurz": 7, "lang": 28}, "Frist: 28"),
+])
+def test_ternary_with_names_before_the_colon(text: str, variables: dict[str, object], expected: object) -> None:
+    assert juel(text, **variables) == expected
+
+
+@pytest.mark.parametrize("text", ["${fn:upper(x)}", "${a ? fn:upper(x) : y}", "${a ? b : fn:upper(x)}",
+                                  "${a:b}", "${(fn:upper(x))}"])
+def test_namespaced_functions_are_still_refused_by_name(text: str) -> None:
+    with pytest.raises(ExpressionError, match="namespaced EL functions"):
+        sandbox.compile_expression(text)
+
+
+@pytest.mark.parametrize("text,variables,expected", [
+    ('${execution.getVariable("x") != null}', {"x": 0}, True),
+    ('${execution.getVariable("x") != null}', {}, False),
+    ('${execution.getVariable("x") == null}', {"x": None}, True),
+    ("${execution.getVariable('person').name}", {"person": {"name": "Ada"}}, "Ada"),
+    ('${execution.hasVariable("x")}', {"x": None}, True),
+    ('${execution.hasVariable("x")}', {}, False),
+    ('${execution.hasVariable("x") && x > 3}', {}, False),
+    ("${execution.hasVariable(name)}", {"name": "frist", "frist": 14}, True),
+    ("${empty x}", {}, True),
+    ("${not empty x}", {}, False),
+    ("${empty x}", {"x": "a"}, False),
+])
+def test_whether_a_variable_is_defined(text: str, variables: dict[str, object], expected: object) -> None:
+    assert juel(text, **variables) == expected
+
+
+def test_other_uses_of_execution_are_named() -> None:
+    for text in ('${execution.setVariable("x", 1)}', "${execution.processBusinessKey}"):
+        with pytest.raises(ExpressionError, match="only getVariable"):
+            sandbox.compile_expression(text)
+    with pytest.raises(ExpressionError, match="one argument"):
+        sandbox.compile_expression('${execution.getVariable("x", 1)}')
+    with pytest.raises(ExpressionError, match="Cannot resolve identifier 'x'"):
+        juel("${empty x.y}")  # only a bare name may be missing

@@ -112,3 +112,32 @@ def test_helpers_dates_and_durations() -> None:
     assert run("parse_date('2026-03-01') > date(2026, 2, 1)") is True
     assert run("timedelta_days(3) == (date(2026, 1, 4) - date(2026, 1, 1))") is True
     _ = timedelta
+
+
+@pytest.mark.parametrize("text,variables,expected", [
+    ('defined("x")', {}, False),
+    ('defined("x")', {"x": None}, True),
+    ('get("frist", "P4W")', {}, "P4W"),
+    ('get("frist", "P4W")', {"frist": "P2W"}, "P2W"),
+    ('get("frist")', {}, None),
+    ('defined("x") and x > 3', {}, False),
+    ('[n for n in ["a", "b"] if defined(n)]', {"b": 1}, ["b"]),
+])
+def test_whether_a_variable_is_defined(text: str, variables: dict[str, object], expected: object) -> None:
+    assert sandbox.compile_expression(text).evaluate(variables) == expected
+
+
+def test_scripts_see_what_they_set_themselves_as_defined() -> None:
+    values: dict[str, object] = {"standard": "P4W"}
+    sandbox.compile_script("""
+if not defined("frist"):
+    frist = get("standard", "P2W")
+gesetzt = defined("frist")
+""").execute(values)
+    assert values == {"standard": "P4W", "frist": "P4W", "gesetzt": True}
+
+
+def test_a_variable_named_like_the_helper_wins() -> None:
+    assert sandbox.compile_expression("get").evaluate({"get": 5}) == 5
+    with pytest.raises(ExpressionError, match="text"):
+        sandbox.compile_expression("defined(1)").evaluate({})

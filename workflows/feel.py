@@ -11,7 +11,8 @@ Two entry points:
   `null`, `< date("2026-01-01")`, or an expression that uses `?` for the input value (`? > 3 and ? < 9`).
 
 Supported expressions: literals (numbers, "strings", true, false, null, `@"2026-01-01"` temporal literals),
-names, `a.b` paths, lists `[1, 2]` and filters `list[item > 2]` / `list[1]` (1-based, negative from the end),
+names, `a.b` paths, lists `[1, 2]` and filters `list[item > 2]` / `list[1]` (1-based, negative from the end;
+in a list of contexts the entries of each are names of their own: `kinder[alter < 18]`, DMN 1.3 10.3.2.5),
 contexts `{a: 1, "b": 2}`, `+ - * / **`, `= != < <= > >=`, `and or` (three-valued), `between x and y`,
 `x in <unary tests>`, `if c then a else b`, `for x in list return e`, `some/every x in list satisfies c`,
 and the built-in functions in workflows.feel_functions plus kimflow's helpers (`frist(...)`, ...).
@@ -35,6 +36,7 @@ from typing import Any
 
 from workflows.errors import ExpressionError
 from workflows.feel_functions import BUILTINS, MULTI_WORD_NAMES
+from workflows.sandbox import FEEL_CONTEXT
 from workflows.tokens import DIGITS, Token, TokenParser, call
 
 SYMBOLS = ("..", "**", "<=", ">=", "!=", "=", "<", ">", "+", "-", "*", "/", "(", ")", "[", "]", "{", "}", ",", ".",
@@ -342,9 +344,12 @@ class _Parser(TokenParser):
                 return value
 
     def filter(self, value: ast.expr) -> ast.expr:
+        """`list[condition]`: `item` is the element; if it is a context, its entries are names as well."""
         condition = self.expression()
         self.expect("]")
-        per_item = ast.ListComp(elt=condition, generators=[_comprehension("item", value)])
+        entries = ast.comprehension(target=ast.Name(id=FEEL_CONTEXT, ctx=ast.Store()),
+                                    iter=_list([ast.Name(id="item", ctx=ast.Load())]), ifs=[], is_async=0)
+        per_item = ast.ListComp(elt=condition, generators=[_comprehension("item", value), entries])
         return call("$f_filter", value, per_item)
 
     def primary(self) -> ast.expr:

@@ -11,6 +11,8 @@ dates/datetimes (compare them directly) or ISO strings where a variable is meant
 - add_duration(moment, text) calendar-correct addition (P3M on 31 Jan gives 30 Apr)
 - days_between(a, b), years_between(a, b)      whole days; completed years (age checks: 26 vs 27)
 - iso(value)                 a date/datetime as ISO text (for storing in a variable)
+- defined(name), get(name, default=None)         is a variable set; its value or the default (these two come
+                             from workflows.sandbox, which alone sees the variables)
 Deadline helpers (frist, frist_ende, add_working_days, naechster_werktag, is_working_day, feiertag) come from
 workflows.calendar (public holidays of the Land plus the office's closing days in config/calendar.toml).
 """

@@ -5,10 +5,13 @@ that call internal operations (`$eq`, `$add`, `$prop`...). Those names contain `
 so a model's own Python can never reach them; the sandbox interprets the tree like any other.
 
 Supported: `&& || !` and `and or not`, `== != < <= > >=` and `eq ne lt le gt ge`, `+ - * / %` and `div mod`,
-unary minus, `empty`, `a ? b : c`, parentheses, `true false null`, strings in '…' or "…" with backslash
-escapes, integers and decimals, identifiers, `a.b` and `a["b"]`/`a[0]`, calls of helpers `fn(x, y)`, and
-composite text (`Frist: ${tage} Tage`, always a string). Everything else is an error that names the construct
-and its position.
+unary minus, `empty`, `a ? b : c` (nested too), parentheses, `true false null`, strings in '…' or "…" with
+backslash escapes, integers and decimals, identifiers, `a.b` and `a["b"]`/`a[0]`, calls of helpers `fn(x, y)`,
+`execution.getVariable("x")` (null when x is not set) and `execution.hasVariable("x")`, and composite text
+(`Frist: ${tage} Tage`, always a string). Everything else is an error that names the construct and its
+position. Namespaced functions (`fn:upper(x)`) are refused as such; a `:` after a name closes an open `? :`
+unless more `:` follow than the open `?` can take, so `a ? b : c(x)` is a conditional here (JUEL itself would
+read `b:c(x)` as a namespaced call and fail).
 
 Semantics follow the EL specification where Camunda users notice them:
 - `+ - * %` are numeric: null counts as 0, numeric strings are converted, other strings are an error.
@@ -19,7 +22,8 @@ Semantics follow the EL specification where Camunda users notice them:
 - `< <= > >=`: null on either side gives false; numbers numerically, strings lexicographically, dates as dates.
 - `! && || ? :` coerce to boolean: null is false, "true"/"false" strings are booleans; other values use
   Python truthiness.
-- An unknown identifier is an error: "Cannot resolve identifier 'x'" (as in Camunda).
+- An unknown identifier is an error: "Cannot resolve identifier 'x'" (as in Camunda), except directly after
+  `empty`: `${empty x}` is true when x is not set (a kimflow extension; Camunda 7 raises the error there too).
 """
 
 from __future__ import annotations
@@ -126,6 +130,10 @@ class _Parser(TokenParser):
     language = "JUEL"
     error_class = JuelError
 
+    def __init__(self, tokens: list[Token]):
+        super().__init__(tokens)
+        self.open_ternaries = [0]  # per bracket level: `?` still waiting for their `:`
+
     def parse(self) -> ast.expr:
         expression = self.ternary()
         if self.current.kind != "end":
@@ -136,10 +144,20 @@ class _Parser(TokenParser):
     def ternary(self) -> ast.expr:
         condition = self.disjunction()
         if self.accept("?"):
+            self.open_ternaries[-1] += 1
             body = self.ternary()
             self.expect(":")
+            self.open_ternaries[-1] -= 1
             return ast.IfExp(test=call("$bool", condition), body=body, orelse=self.ternary())
         return condition
+
+    def nested(self) -> ast.expr:
+        """An expression inside (), [] or call arguments: a `?` outside does not own a `:` in here."""
+        self.open_ternaries.append(0)
+        try:
+            return self.ternary()
+        finally:
+            self.open_ternaries.pop()
 
     def disjunction(self) -> ast.expr:
         operands = [self.conjunction()]
@@ -179,7 +197,7 @@ class _Parser(TokenParser):
         if self.accept("-"):
             return call("$neg", self.unary())
         if self.accept("empty"):
-            return call("$empty", self.unary())
+            return call("$empty", _optional(self.unary()))
         return self.postfix(self.primary())
 
     def postfix(self, value: ast.expr) -> ast.expr:
@@ -193,7 +211,7 @@ class _Parser(TokenParser):
                     raise self.error(f"method calls like .{token.value}(...) are not supported; use a helper")
                 value = call("$prop", value, ast.Constant(token.value))
             elif self.accept("["):
-                index = self.ternary()
+                index = self.nested()
                 self.expect("]")
                 value = call("$prop", value, index)
             else:
@@ -207,7 +225,7 @@ class _Parser(TokenParser):
         if token.kind == "name":
             return self.name(token)
         if self.accept("("):
-            inner = self.ternary()
+            inner = self.nested()
             self.expect(")")
             return inner
         raise self.error("expected a value")
@@ -216,17 +234,66 @@ class _Parser(TokenParser):
         self.index += 1
         if token.value in KEYWORDS:
             return ast.Constant(KEYWORDS[token.value])
-        if self.current.kind == "op" and self.current.value == ":":
+        if self.is_op(":") and not self._colon_ends_ternary():
             raise self.error("namespaced EL functions (prefix:name) are not supported")
+        if token.value == "execution" and self.is_op("."):
+            return self.execution_method()
         if self.accept("("):
-            args: list[ast.expr] = []
-            if not self.accept(")"):
-                args.append(self.ternary())
-                while self.accept(","):
-                    args.append(self.ternary())
-                self.expect(")")
-            return ast.Call(func=ast.Name(id=token.value, ctx=ast.Load()), args=args, keywords=[])
+            return ast.Call(func=ast.Name(id=token.value, ctx=ast.Load()), args=self.arguments(), keywords=[])
         return call("$var", ast.Constant(token.value))
+
+    def arguments(self) -> list[ast.expr]:
+        args: list[ast.expr] = []
+        if not self.accept(")"):
+            args.append(self.nested())
+            while self.accept(","):
+                args.append(self.nested())
+            self.expect(")")
+        return args
+
+    def _colon_ends_ternary(self) -> bool:
+        """At a `:` after a name: does it close an open `a ? b : c`, or is it a prefix:name separator?
+
+        A `?` on this bracket level is still waiting for a `:`. The `:` belongs to it unless more `:` follow on
+        this level than the remaining `?` (nested ternaries) and the open ones can take: then one of them is
+        a namespace separator, and this is the first place where it can be one.
+        """
+        waiting = self.open_ternaries[-1]
+        if waiting == 0:
+            return False
+        colons, depth = 0, 0
+        for token in self.tokens[self.index:]:
+            if token.kind == "op" and token.value in ("(", "["):
+                depth += 1
+            elif token.kind == "op" and token.value in (")", "]"):
+                if depth == 0:
+                    break
+                depth -= 1
+            elif depth == 0 and token.kind == "op" and token.value in (":", "?"):
+                colons += 1 if token.value == ":" else -1
+        return colons <= waiting
+
+    def execution_method(self) -> ast.expr:
+        """`execution.getVariable("x")` (null when x is not set) and `execution.hasVariable("x")`."""
+        self.expect(".")
+        method = self.current
+        self.index += 1
+        operations = {"getVariable": "$getvar", "hasVariable": "$hasvar"}
+        if method.kind != "name" or method.value not in operations or not self.accept("("):
+            raise JuelError(f"JUEL: of the execution object only getVariable(name) and hasVariable(name) are "
+                            f"supported (position {method.position + 1}).")
+        args = self.arguments()
+        if len(args) != 1:
+            raise JuelError(f"JUEL: execution.{method.value} takes one argument, the variable's name "
+                            f"(position {method.position + 1}).")
+        return call(operations[str(method.value)], args[0])
+
+
+def _optional(tree: ast.expr) -> ast.expr:
+    """`empty x` with a bare name: a variable that is not set is empty (instead of an unknown identifier)."""
+    if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "$var":
+        return call("$getvar", *tree.args)
+    return tree
 
 
 def parse(text: str) -> ast.expr:

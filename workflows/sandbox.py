@@ -3,9 +3,10 @@
 A deployed model can compute; it cannot reach the machine. Texts are parsed with `ast.parse` (Python) or
 workflows.juel (Camunda's JUEL, `${...}`) and then *interpreted* node by node here — Python's `eval`/`exec`
 never see them. Only the node types listed below exist, names starting with `_` do not, attributes are
-whitelisted per type, calls reach only helpers passed in, a fixed set of safe builtins and whitelisted
-methods, and every evaluation has a step and time budget. What is visible in the text (imports, dunder
-access, lambdas...) is refused at compile time — so at deploy time — with the construct and its position.
+whitelisted per type, calls reach only helpers passed in, a fixed set of safe builtins, whitelisted methods
+and `defined("x")` / `get("x", default)` (is a variable set; its value or a default), and every evaluation has
+a step and time budget. What is visible in the text (imports, dunder access, lambdas...) is refused at compile
+time — so at deploy time — with the construct and its position.
 
 Supported Python: literals, names, arithmetic and comparisons, boolean logic, conditional expressions,
 list/tuple/set/dict displays, subscripts and slices, comprehensions, f-strings, calls; in scripts also
@@ -265,6 +266,7 @@ _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
 _UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos,
                                            ast.Not: operator.not_}
 _MISSING = object()
+FEEL_CONTEXT = "$fcontext"  # a comprehension name that puts a context's entries in scope (FEEL filters)
 
 
 class _Interpreter:
@@ -278,6 +280,8 @@ class _Interpreter:
         self.steps = 0
         self.deadline = 0.0
         self.internal = _internal_operations()
+        self.variable_access: dict[str, Callable[..., Any]] = {
+            "defined": self._defined, "get": self._get, "$hasvar": self._defined, "$getvar": self._get}
 
     # --- budget and errors ---------------------------------------------------------------------------------
 
@@ -328,9 +332,29 @@ class _Interpreter:
             return self.variables[name]
         if name in self.helpers:
             return self.helpers[name]
+        if name in self.variable_access:
+            return self.variable_access[name]
         if name.startswith("$"):
             return self.internal[name]
         return SAFE_BUILTINS.get(name, _MISSING)
+
+    def _variable(self, name: Any) -> Any:
+        """A process variable (or a comprehension's name) by its name as text; _MISSING if it is not set."""
+        if not isinstance(name, str):
+            raise ExpressionError(f"a variable name must be text, not {type(name).__name__}")
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return self.variables.get(name, _MISSING)
+
+    def _defined(self, name: Any) -> bool:
+        """`defined("x")`, JUEL `execution.hasVariable("x")`: is the variable set (to any value, null too)?"""
+        return self._variable(name) is not _MISSING
+
+    def _get(self, name: Any, default: Any = None) -> Any:
+        """`get("x", default)`, JUEL `execution.getVariable("x")`: the variable, or the default if it is not set."""
+        value = self._variable(name)
+        return default if value is _MISSING else value
 
     def _BoolOp(self, node: ast.BoolOp) -> Any:
         value: Any = None
@@ -412,15 +436,25 @@ class _Interpreter:
 
     def _identifier(self, kind: str, name: str) -> Any:
         if kind == "$fvar":  # FEEL: a name that is not defined is null; helpers are functions, not values
-            return next((scope[name] for scope in reversed(self.scopes) if name in scope),
-                        self.variables.get(name))
+            return self._feel_name(name)
         value = self.lookup(name)
         if value is _MISSING:
             raise ExpressionError(f"Cannot resolve identifier '{name}'")
         return value
 
+    def _feel_name(self, name: str) -> Any:
+        """Inner scopes first; in a filter the entries of the item (a context) are names too (DMN 1.3 10.3.2.5)."""
+        for scope in reversed(self.scopes):
+            context = scope.get(FEEL_CONTEXT)
+            if isinstance(context, dict) and name in context:
+                return context[name]
+            if name in scope:
+                return scope[name]
+        return self.variables.get(name)
+
     def _may_call(self, function: Any) -> bool:
-        known = list(self.helpers.values()) + list(SAFE_BUILTINS.values()) + list(self.internal.values())
+        known = [*self.helpers.values(), *SAFE_BUILTINS.values(), *self.internal.values(),
+                 *self.variable_access.values()]
         return any(function is candidate for candidate in known)
 
     def _JoinedStr(self, node: ast.JoinedStr) -> Any:
