@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import date, time, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
@@ -29,7 +31,9 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.defaults import ParallelGateway
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
+from workflows.durations import Duration
 from workflows.engine import specs
+from workflows.feel_functions import YearsMonths
 
 SERIALIZER_VERSION = f"kimflow-1+spiff-{SPIFF_FORMAT}"
 
@@ -78,6 +82,22 @@ def _config() -> dict[Any, Any]:
 
 
 _REGISTRY = BpmnWorkflowSerializer.configure(_config())
+
+
+def _register_variable_types() -> None:
+    """Values scripts, helpers and FEEL put into variables that JSON has no type for (SpiffWorkflow knows
+    datetime, timedelta and UUID): each is stored as a tagged object and comes back as the same type."""
+    _REGISTRY.register(date, lambda v: {"value": v.isoformat()}, lambda d: date.fromisoformat(d["value"]))
+    _REGISTRY.register(time, lambda v: {"value": v.isoformat()}, lambda d: time.fromisoformat(d["value"]))
+    _REGISTRY.register(timedelta, lambda v: {"days": v.days, "seconds": v.seconds, "microseconds": v.microseconds},
+                       lambda d: timedelta(**d))  # SpiffWorkflow's own converter drops the microseconds
+    _REGISTRY.register(Decimal, lambda v: {"value": str(v)}, lambda d: Decimal(d["value"]))
+    _REGISTRY.register(Duration, asdict, lambda d: Duration(**d), typename="kimflow.Duration")
+    _REGISTRY.register(YearsMonths, asdict, lambda d: YearsMonths(**d), typename="kimflow.YearsMonths")
+
+
+_register_variable_types()
+
 _ENCODER = create_encoder(_REGISTRY, None)
 
 
