@@ -128,6 +128,31 @@ def parse_cycle(text: str, tz: str = "Europe/Berlin") -> Cycle:
     return Cycle(repetitions, parse_duration(parts[2]), parse_datetime(parts[1], tz))
 
 
+@dataclass(frozen=True)
+class RetrySchedule:
+    """How often a failing step runs in all, and the pause before each retry."""
+
+    attempts: int
+    pauses: tuple[Duration, ...]
+
+    def pause_after(self, attempt: int) -> Duration:
+        """The pause after the `attempt`-th failed run (1-based); the last interval repeats."""
+        return self.pauses[min(max(attempt, 1), len(self.pauses)) - 1]
+
+
+def parse_retry_cycle(text: str, tz: str = "Europe/Berlin") -> RetrySchedule:
+    """camunda:failedJobRetryTimeCycle as Camunda 7 reads it: `R5/PT10M` is five runs in all, ten minutes apart;
+    a list of intervals `PT1M,PT5M,PT10M` (or one interval, `PT5M`) is one retry per interval, each after the
+    next interval, so the list's length plus one runs. Raises ValueError for anything else."""
+    parts = [part.strip() for part in text.strip().split(",")]
+    if len(parts) == 1 and parts[0].upper().startswith("R"):
+        cycle = parse_cycle(parts[0], tz)
+        return RetrySchedule(max(1, cycle.repetitions or 1), (cycle.interval,))
+    if not all(parts) or any(part.upper().startswith("R") for part in parts):
+        raise ValueError(f"not a retry cycle (R3/PT5M) or a list of ISO 8601 durations (PT1M,PT5M): {text!r}")
+    return RetrySchedule(len(parts) + 1, tuple(parse_duration(part) for part in parts))
+
+
 _TTL = re.compile(r"^(?:P(\d+)D|(\d+))$")
 
 

@@ -1,9 +1,10 @@
 """Failed automatic steps: retried on a timer, then an incident.
 
 A step that fails (script, expression, decision, call) is blocked and retried after a pause, as Camunda retries
-a failed job: `camunda:failedJobRetryTimeCycle` (e.g. `R5/PT10M`: five attempts, ten minutes apart) or the
-default of `job_retries` attempts `job_retry_delay_seconds` apart. When the attempts are used up, the step
-becomes an incident that waits for a person. Which steps are blocked is kept on the instance row.
+a failed job: `camunda:failedJobRetryTimeCycle` (e.g. `R5/PT10M`: five attempts, ten minutes apart; or a list
+of intervals, `PT1M,PT5M,PT10M`: a retry after each, four attempts in all) or the default of `job_retries`
+attempts `job_retry_delay_seconds` apart. When the attempts are used up, the step becomes an incident that waits
+for a person. Which steps are blocked is kept on the instance row.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflows import audit, incidents, schema
 from workflows.context import Ctx
-from workflows.durations import Duration, parse_cycle
+from workflows.durations import Duration, RetrySchedule, parse_retry_cycle
 from workflows.engine import runner
 
 if TYPE_CHECKING:
@@ -40,15 +41,14 @@ def release(loaded: Loaded, task_id: str) -> bool:
     return True
 
 
-def policy(ctx: Ctx, retry_cycle: str | None) -> tuple[int, Duration]:
-    """(attempts in all, pause between them) for a step."""
+def policy(ctx: Ctx, retry_cycle: str | None) -> RetrySchedule:
+    """Attempts in all, and the pause before each retry, for a step."""
     if retry_cycle:
         try:
-            cycle = parse_cycle(retry_cycle, ctx.settings.timezone)
-            return max(1, cycle.repetitions or 1), cycle.interval
+            return parse_retry_cycle(retry_cycle, ctx.settings.timezone)
         except ValueError:
-            pass
-    return max(1, ctx.settings.job_retries), Duration(seconds=ctx.settings.job_retry_delay_seconds)
+            pass  # refused at deploy; a model deployed before that check falls back to the default
+    return RetrySchedule(max(1, ctx.settings.job_retries), (Duration(seconds=ctx.settings.job_retry_delay_seconds),))
 
 
 def record_failure(ctx: Ctx, loaded: Loaded, failure: StepFailure) -> None:
@@ -58,10 +58,10 @@ def record_failure(ctx: Ctx, loaded: Loaded, failure: StepFailure) -> None:
     info["message"] = failure.message[:500]
     task = runner.find_task(loaded.workflow, failure.task_id)
     retry_cycle = runner.camunda_of(task).get("retry_cycle") if task is not None else None
-    attempts, pause = policy(ctx, retry_cycle)
-    attempt = info["attempts"]
+    schedule = policy(ctx, retry_cycle)
+    attempt, attempts = info["attempts"], schedule.attempts
     if attempt < attempts:
-        due = pause.add_to(ctx.now(), ctx.settings.timezone)
+        due = schedule.pause_after(attempt).add_to(ctx.now(), ctx.settings.timezone)
         loaded.after_save.append(lambda: _schedule_retry(ctx, loaded, failure, due, attempt, attempts))
         info["retry_at"] = due.isoformat()
     else:

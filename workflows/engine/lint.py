@@ -12,7 +12,14 @@ from typing import Any
 from lxml import etree
 
 from workflows import sandbox
-from workflows.durations import looks_like_duration, parse_cycle, parse_datetime, parse_duration, ttl_days
+from workflows.durations import (
+    looks_like_duration,
+    parse_cycle,
+    parse_datetime,
+    parse_duration,
+    parse_retry_cycle,
+    ttl_days,
+)
 from workflows.engine.camunda import BPMN_NS, CAMUNDA_NS, camunda_attr, local_name, read_extensions
 from workflows.errors import ExpressionError, Problem
 
@@ -233,6 +240,21 @@ def _timer_literal(checker: _Checker, node: etree._Element, kind: str, text: str
         checker.add(node, f"{text!r} is not a valid ISO 8601 {kind}{hint}.")
 
 
+def _retry_cycle(checker: _Checker, node: etree._Element) -> None:
+    text = (node.text or "").strip()
+    if not text:
+        return
+    if sandbox.is_juel(text):
+        checker.add(node, "Expressions in camunda:failedJobRetryTimeCycle are not supported: write a cycle "
+                          "(R3/PT5M) or a list of intervals (PT1M,PT5M,PT10M).")
+        return
+    try:
+        parse_retry_cycle(text)
+    except ValueError:
+        checker.add(node, f"camunda:failedJobRetryTimeCycle {text!r} is neither a cycle (R3/PT5M) nor a list of "
+                          "ISO 8601 durations (PT1M,PT5M,PT10M).")
+
+
 def _multi_instance(checker: _Checker, node: etree._Element) -> None:
     info = read_extensions(node.getparent()).get("multi_instance", {})
     for key in ("collection", "cardinality", "completion_condition"):
@@ -318,4 +340,5 @@ _CAMUNDA_ELEMENT_CHECKS: dict[str, tuple[Callable[[_Checker, etree._Element], No
     "inputParameter": (_parameter,),
     "outputParameter": (_parameter,),
     "formField": (_form_field,),
+    "failedJobRetryTimeCycle": (_retry_cycle,),
 }
