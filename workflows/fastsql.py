@@ -102,6 +102,16 @@ def update_checked_statement(dialect: str, table: sa.Table, values: dict[str, An
     return Statement(f"UPDATE {table.name} SET {', '.join(assignments)} WHERE {where}", params, checked=True)
 
 
+def update_statement(dialect: str, table: sa.Table, values: dict[str, Any], **equal: Any) -> Statement:
+    """UPDATE ... SET values WHERE equal (unchecked: any number of rows)."""
+    postgres = dialect == "postgresql"
+    kinds = _column_kinds(table)
+    assignments = [f'"{name}" = {_marker(postgres, f"s_{name}")}' for name in values]
+    where, params = _where(postgres, equal)
+    params.update({f"s_{name}": _convert(dialect, kinds.get(name, "plain"), value) for name, value in values.items()})
+    return Statement(f"UPDATE {table.name} SET {', '.join(assignments)} WHERE {where}", params)
+
+
 def run(session: Session, statements: Sequence[Statement]) -> bool:
     """Execute statements in order; False (and nothing after it run) when a checked statement missed its row.
 

@@ -45,7 +45,7 @@ class InstanceRecord:
 
 
 COLUMNS = tuple(f.name for f in fields(InstanceRecord) if not f.name.startswith("_"))
-MUTABLE = ("state", "ended_at", "end_reason", "last_activity_at", "projection", "engine_state")
+MUTABLE = ("business_key", "state", "ended_at", "end_reason", "last_activity_at", "projection", "engine_state")
 
 
 def load(session: Session, instance_id: str) -> InstanceRecord | None:

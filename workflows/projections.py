@@ -57,6 +57,7 @@ def plan(ctx: Ctx, loaded: Loaded, current: dict[str, Any], *, ended: bool) -> t
     previous = loaded.row.projection or {}
     waits = Waits() if ended else engine_waits.collect(loaded.workflow, skip=set(loaded.failed))
     writes = Writes(ctx.dialect)
+    _adopt_business_key(writes, loaded, current, previous)
     summary = {
         "human": _sync_human_tasks(ctx, writes, loaded, previous.get("human", []), waits.human),
         "external": _sync_external_tasks(ctx, writes, loaded, previous.get("external", []), waits.external),
@@ -75,6 +76,35 @@ def sync(ctx: Ctx, loaded: Loaded, current: dict[str, Any], *, ended: bool) -> d
     summary, writes = plan(ctx, loaded, current, ended=ended)
     writes.run(ctx)
     return summary
+
+
+# --- business key ------------------------------------------------------------------------------------------
+
+BUSINESS_KEY_VARIABLE = "businessKey"
+TABLES_WITH_BUSINESS_KEY = (HUMAN_TASK, EXTERNAL_TASK, SUBSCRIPTION)
+
+
+def _adopt_business_key(writes: Writes, loaded: Loaded, current: dict[str, Any], previous: dict[str, Any]) -> None:
+    """An instance started without a business key takes the variable `businessKey` as its key once a start form
+    or a script sets it (what Camunda models do with execution.setProcessBusinessKey); a key is never changed.
+    Rows written earlier without a key get it too, so inbox, case list and correlation see it at once."""
+    row = loaded.row
+    key = _business_key_value(current.get(BUSINESS_KEY_VARIABLE))
+    if row.business_key is not None or key is None:
+        return
+    row.business_key = key
+    loaded.engine.record("business_key_set", business_key=key)
+    if previous:  # rows of earlier commands (a new instance has none yet)
+        for table in TABLES_WITH_BUSINESS_KEY:
+            writes.statements.append(fastsql.update_statement(writes.dialect, table, {"business_key": key},
+                                                              instance_id=loaded.id))
+
+
+def _business_key_value(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value).strip()
+    return text if 0 < len(text) <= 255 else None
 
 
 # --- human tasks -------------------------------------------------------------------------------------------
