@@ -17,6 +17,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/kimflow db upgrade
 	$(BIN)/kimflow deploy bpmn forms
+	$(BIN)/kimflow demo    # demo accounts and fictional cases; adds cases only to a database without any
 	$(BIN)/kimflow serve --host 127.0.0.1 --port 5000
 
 test: lint typecheck pytest

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -177,6 +178,36 @@ def worker() -> None:
                    "(for tests only)", err=True)
     click.echo(f"kimflow worker {scheduler.worker_id()} ticking every {runtime.settings.scheduler_interval_seconds} s")
     scheduler.run_forever(runtime)
+
+
+@main.command()
+@click.option("--at", default=None, help="Seed as if it were this moment (ISO 8601, e.g. 2026-11-25T09:00:00+01:00; "
+                                         "default: now). The same moment gives the same data.")
+def demo(at: str | None) -> None:
+    """Create the demo accounts (config/demo.toml) and about 60 fictional cases, driven through the engine.
+
+    Cases are seeded only into a database without cases, so running it again (as `make run` does) keeps what
+    people did since."""
+    from datetime import datetime
+
+    from workflows import demo as demo_data
+
+    runtime = _runtime()
+    try:
+        moment = datetime.fromisoformat(at) if at else runtime.clock.now()
+    except ValueError as error:
+        raise click.ClickException(f"--at: {error}") from error
+    began = time.monotonic()
+    try:
+        report = demo_data.seed(runtime.sessions, runtime.settings, now=moment)
+    except KimflowError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"demo accounts created: {', '.join(report.users_created) or 'none (all exist)'}")
+    if not report.seeded:
+        click.echo("The database has cases already: no demo cases added.")
+        return
+    counts = ", ".join(f"{key} {count}" for key, count in sorted(report.cases.items()))
+    click.echo(f"demo cases seeded in {time.monotonic() - began:.1f} s: {counts}")
 
 
 @main.command("settings")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import tomllib
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -31,6 +33,16 @@ def ensure_group(ctx: Ctx, group_id: str, name: str | None = None, domain: str |
     elif name or domain:
         group.name, group.domain = name or group.name, domain or group.domain
     return group
+
+
+def ensure_configured_groups(ctx: Ctx, config_dir: str | Path) -> list[str]:
+    """Create or update the groups of config/groups.toml with their names and domains; returns their ids."""
+    path = Path(config_dir) / "groups.toml"
+    configured = tomllib.loads(path.read_text(encoding="utf-8")).get("groups", {}) if path.exists() else {}
+    for group_id, values in configured.items():
+        ensure_group(ctx, group_id, values.get("name"), values.get("domain"))
+    ctx.session.flush()
+    return list(configured)
 
 
 def add_user(ctx: Ctx, user_id: str, *, password: str | None, role: str, groups: Sequence[str] = (),
