@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
 from sqlalchemy.orm import Session
@@ -134,9 +135,24 @@ def run(session: Session, statements: Sequence[Statement]) -> bool:
 def _run_pipelined(connection: sa.Connection, statements: Sequence[Statement]) -> bool:
     raw = connection.connection.driver_connection
     assert raw is not None
-    with raw.pipeline():
-        cursors = [raw.execute(statement.sql, statement.params) for statement in statements]
+    cursors: list[Any] = []
+    try:
+        with raw.pipeline():
+            for statement in statements:
+                cursors.append(raw.execute(statement.sql, statement.params))
+    except psycopg.Error:
+        # A command that lost the race runs on after its missed check, and its writes can then collide with the
+        # winner's (the same next task inserted twice): that is the conflict, not a database failure.
+        if _missed(cursors, statements):
+            return False
+        raise
     return all(cursor.rowcount == 1 for cursor, statement in zip(cursors, statements, strict=True)
+               if statement.checked)
+
+
+def _missed(cursors: Sequence[Any], statements: Sequence[Statement]) -> bool:
+    """Whether a checked statement that has run changed no row (a cursor without a result yet reads -1)."""
+    return any(cursor.rowcount == 0 for cursor, statement in zip(cursors, statements, strict=False)
                if statement.checked)
 
 
