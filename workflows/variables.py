@@ -15,6 +15,7 @@ from workflows.engine import data
 of = data.variables_of
 update = data.update_variables
 live_task_ids = data.live_task_ids
+of_task = data.task_variables
 
 
 # --- typing for the API and the projection ------------------------------------------------------------------

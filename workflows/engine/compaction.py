@@ -10,8 +10,9 @@ command kimflow keeps only what the engine still looks at:
   of every kept task (joins and boundary events inspect `task.parent`; a boundary event's join looks for the
   nearest split among the ancestors, which is that parent) and the tree's root;
 - the workflow's `last_task` (a subprocess hands its data back through it);
-- the cancelled copies of a parallel join that still waits for other branches, with their parents: each stands
-  for a branch that has arrived, and the join counts them to decide when it fires (specs.KimParallelGateway).
+- the cancelled copies of a parallel or inclusive join that still waits for other branches, with their parents:
+  each stands for a branch that has arrived; the join counts them and merges their data when it fires
+  (specs.KimParallelGateway).
 
 Finished side branches (earlier loop rounds, cancelled boundary events, joined branches) are dropped, and so
 are the subprocesses that hung off dropped tasks.

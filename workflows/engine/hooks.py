@@ -11,12 +11,13 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.defaults import EventSubprocess, UserTask
+from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.util.task import TaskState
 
 from workflows import sandbox
 from workflows.durations import looks_like_duration, parse_datetime, parse_duration
-from workflows.engine import events
-from workflows.engine.specs import TIMER_CLASSES, ExternalTaskSpec, camunda, engine_of
+from workflows.engine import data, events, scope
+from workflows.engine.specs import TIMER_CLASSES, ExternalTaskSpec, camunda, engine_of, use_up_arrivals
 
 if TYPE_CHECKING:
     from SpiffWorkflow.task import Task
@@ -140,6 +141,8 @@ def _moment(task: Task, value: Any) -> str | None:
 
 
 def _on_completed(_workflow: Any, task: Task) -> None:
+    if isinstance(task.task_spec, UnstructuredJoin):
+        use_up_arrivals(task)
     attributes = camunda(task.task_spec)
     if attributes.get("interrupting") and attributes.get("element_type") == "startEvent":
         _note_interrupt(task)
@@ -154,6 +157,15 @@ def _on_completed(_workflow: Any, task: Task) -> None:
             task.data[name] = value
     task.data.update(values)
     _record(task, "completed")
+    _share_with_the_process(task)
+
+
+def _share_with_the_process(task: Task) -> None:
+    """Camunda keeps one variable scope per process: a branch that ends hands on what it set (engine.scope)."""
+    if scope.terminates(task):
+        scope.gather_cancelled_branches(task, data.engine_names(task.workflow.top_workflow))
+    elif scope.ends_branch(task):
+        scope.share_ended_branch(task, data.engine_names(task.workflow.top_workflow))
 
 
 def _note_interrupt(task: Task) -> None:

@@ -10,7 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from SpiffWorkflow.bpmn.specs.defaults import ParallelGateway, ParallelMultiInstanceTask, SequentialMultiInstanceTask
+from SpiffWorkflow.bpmn.specs.defaults import (
+    InclusiveGateway,
+    ParallelGateway,
+    ParallelMultiInstanceTask,
+    SequentialMultiInstanceTask,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -133,10 +138,9 @@ JOIN_USED = "kim_join_used"
 class KimParallelGateway(ParallelGateway):
     """A parallel join that counts every branch's arrival exactly once.
 
-    Each branch that reaches the join leaves a copy of it; SpiffWorkflow cancels the older waiting copy when the
-    next branch arrives and counts the cancelled copies to decide whether all branches are in. When the join
-    fires, kimflow marks the copies it merged as used, so that a later round of a loop never counts them
-    again; compaction keeps the copies that are not used yet (workflows/engine/compaction.py).
+    Each branch that reaches a join leaves a copy of it; SpiffWorkflow cancels the older waiting copy when the
+    next branch arrives and counts the cancelled copies to decide whether all branches are in. A join that fires
+    uses its arrivals up (see use_up_arrivals), so that a later round of a loop never counts them again.
     """
 
     def _check_threshold_unstructured(self, my_task: Task) -> bool:
@@ -151,22 +155,31 @@ class KimParallelGateway(ParallelGateway):
         return not waiting
 
     def _run_hook(self, my_task: Task) -> bool:
-        for task in sorted(self._arrivals(my_task), key=lambda t: t.last_state_change):
+        """Merge the data of this round's arrivals only (SpiffWorkflow merges every earlier copy's)."""
+        for task in sorted(join_arrivals(my_task), key=lambda t: t.last_state_change):
             DeepMerge.merge(my_task.data, task.parent.data)
-            task.internal_data[JOIN_USED] = True
         my_task._inherit_data()
         return True
 
-    def _arrivals(self, my_task: Task) -> list[Task]:
-        """The other branches' copies of this join in the current round."""
-        return [t for t in my_task.workflow.tasks.values()
-                if t.task_spec == self and t.has_state(TaskState.FINISHED_MASK) and t is not my_task
-                and not t.internal_data.get(JOIN_USED) and not my_task.is_descendant_of(t)]
+
+def join_arrivals(join_task: Task) -> list[Task]:
+    """The other branches' copies of a join that arrived since it last fired."""
+    return [t for t in join_task.workflow.tasks.values()
+            if t.task_spec == join_task.task_spec and t is not join_task and t.has_state(TaskState.FINISHED_MASK)
+            and not t.internal_data.get(JOIN_USED) and not join_task.is_descendant_of(t)]
+
+
+def use_up_arrivals(join_task: Task) -> None:
+    """A join fired: the arrivals it merged must not count for its next firing (a loop's next round)."""
+    for task in join_arrivals(join_task):
+        task.internal_data[JOIN_USED] = True
 
 
 def is_pending_arrival(task: Task) -> bool:
-    """A cancelled copy of a parallel join that still counts for the join's next firing."""
-    return (isinstance(task.task_spec, KimParallelGateway) and task.has_state(TaskState.CANCELLED)
+    """A cancelled copy of a parallel or inclusive join that the join has not used yet: it stands for a branch
+    that has arrived; the join counts it and merges its data when it fires. (The end of a scope is a join too;
+    a branch that ends shares its data at once, see engine.scope, so its copies are not kept.)"""
+    return (isinstance(task.task_spec, ParallelGateway | InclusiveGateway) and task.has_state(TaskState.CANCELLED)
             and not task.internal_data.get(JOIN_USED))
 
 
