@@ -57,6 +57,12 @@ class Harness:
         self.run()
         return self
 
+    def start_at(self, start_event: str, **start_variables: Any) -> Harness:
+        """Start at one start event only (a message or signal start, as correlation starts an instance)."""
+        self.workflow = runner.new_workflow(self.bundle, self.context(), start_variables, start_events=[start_event])
+        self.run()
+        return self
+
     def run(self) -> None:
         """Advance to the wait states one step at a time, saving and restoring between steps if asked."""
         assert self.workflow is not None

@@ -115,12 +115,14 @@ def open_task_ids(loaded: Loaded) -> list[str]:
 
 
 def create(ctx: Ctx, definition: schema.ProcessDefinition, *, business_key: str | None,
-           start_variables: dict[str, Any], super_instance: tuple[str, str] | None = None) -> Loaded:
-    """Create a new instance row and its workflow, then run it to its first wait states."""
+           start_variables: dict[str, Any], super_instance: tuple[str, str] | None = None,
+           start_events: list[str] | None = None) -> Loaded:
+    """Create a new instance row and its workflow (started at `start_events` when given), then run it to its
+    first wait states."""
     info = definitions.info_of(definition)
     bundle = definitions.bundle_for(ctx, info)
     engine = engine_context(ctx, info)
-    workflow = runner.new_workflow(bundle, engine, start_variables)
+    workflow = runner.new_workflow(bundle, engine, start_variables, start_events=start_events)
     now = ctx.now()
     row = InstanceRecord(
         id=str(uuid.uuid4()), definition_id=definition.id, definition_key=definition.key,
@@ -239,7 +241,7 @@ def _start_child(ctx: Ctx, loaded: Loaded, task: EngineTask) -> bool:
     try:
         definition, business_key, child_variables = instances.call_inputs(ctx, loaded, task)
         child = create(ctx.as_system(), definition, business_key=business_key, start_variables=child_variables,
-                       super_instance=(loaded.id, str(task.id)))
+                       super_instance=(loaded.id, str(task.id)), start_events=instances.plain_start_events(definition))
     except Exception as error:  # a broken call must not lose the caller's progress: retry it, then an incident
         jobs.record_failure(ctx, loaded, runner.failure_of(task, error))
         return False

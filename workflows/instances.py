@@ -47,18 +47,40 @@ def view(row: Any) -> InstanceView:
 
 
 def start(ctx: Ctx, *, key: str | None = None, definition_id: str | None = None, business_key: str | None = None,
-          variables_in: Mapping[str, Any] | None = None, tenant_id: str | None = None) -> InstanceView:
-    """Start a new instance of the latest version of `key` (or of one definition) and run it to its first waits."""
+          variables_in: Mapping[str, Any] | None = None, tenant_id: str | None = None,
+          start_event: str | None = None) -> InstanceView:
+    """Start a new instance of the latest version of `key` (or of one definition) and run it to its first waits.
+
+    It starts at `start_event` (a message, signal or timer start event that fired), or else at the none start
+    event, as Camunda's plain start does.
+    """
     definition = _definition(ctx, key, definition_id, tenant_id)
     _check_may_start(ctx, definition)
     if definition.suspended:
         raise InvalidInputError(f"The process definition {definition.id} is suspended.")
+    start_events = [start_event] if start_event else plain_start_events(definition)
     start_variables = dict(variables_in or {})
     initiator = (definition.start_form or {}).get("initiator")
     if initiator and ctx.actor.id:
         start_variables.setdefault(initiator, ctx.actor.id)
-    loaded = execution.create(ctx, definition, business_key=business_key, start_variables=start_variables)
+    loaded = execution.create(ctx, definition, business_key=business_key, start_variables=start_variables,
+                              start_events=start_events)
     return replace(view(loaded.row), open_task_ids=tuple(execution.open_task_ids(loaded)))
+
+
+def plain_start_events(definition: schema.ProcessDefinition) -> list[str] | None:
+    """Where a plain start (API, web, call activity) begins: the none start event, or else a timer start event
+    (the scheduler's, started by hand). A process that starts only on messages or signals cannot start plainly."""
+    events = definition.start_events or []
+    for kind in ("none", "timer"):
+        found = [e["element_id"] for e in events if e.get("kind") == kind]
+        if found:
+            return found
+    if not events:
+        return None  # nothing recorded: let the engine start as the model says
+    triggers = ", ".join(f"{e.get('kind')} {e.get('name')!r}" for e in events)
+    raise InvalidInputError(f"The process {definition.key} has no none start event and cannot be started "
+                            f"directly; it starts on {triggers}: correlate the message or throw the signal.")
 
 
 def _definition(ctx: Ctx, key: str | None, definition_id: str | None,
@@ -264,7 +286,8 @@ def call_inputs(ctx: Ctx, loaded: execution.Loaded, task: EngineTask) -> tuple[s
         tenant_id=loaded.definition.tenant_id)
     if definition is None:
         raise NotFoundError(f"The called process {key!r} ({binding}) is not deployed.")
-    child_variables, business_key = _mapped(engine, task, attributes.get("call_in", []), dict(task.data))
+    child_variables, business_key = _mapped(engine, task, attributes.get("call_in", []),
+                                           variables.of_task(task))
     return definition, business_key, child_variables
 
 

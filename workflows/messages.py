@@ -130,7 +130,10 @@ def _start_by_message(ctx: Ctx, definition: schema.ProcessDefinition, name: str,
 def _start_by_event(ctx: Ctx, definition: schema.ProcessDefinition, kind: str, name: str, business_key: str | None,
                     payload: dict[str, Any]) -> str:
     """Start an instance and hand the event to its start event; returns the new instance's id."""
-    started = instances.start(ctx, definition_id=definition.id, business_key=business_key, variables_in=payload)
+    element = next(e["element_id"] for e in definition.start_events or []
+                   if e.get("kind") == kind and e.get("name") == name)
+    started = instances.start(ctx, definition_id=definition.id, business_key=business_key, variables_in=payload,
+                              start_event=element)
 
     def catch(loaded: execution.Loaded) -> None:
         events.broadcast(loaded.workflow, kind, name, payload)

@@ -235,7 +235,7 @@ def _fire_start_timer(ctx: Ctx, row: Any) -> int:
     moment = {"due": row.due_at.isoformat(), "fired_at": ctx.now().isoformat()}
     try:
         with ctx.session.begin_nested():
-            started = instances.start(ctx.as_system(), definition_id=definition.id)
+            started = instances.start(ctx.as_system(), definition_id=definition.id, start_event=row.element_id)
         audit.record(ctx, "start_timer_fired", instance_id=started.id, definition_key=definition.key,
                      element_id=row.element_id, details=moment)
     except KimflowError as error:

@@ -9,7 +9,7 @@ in the same command stays done.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,11 +63,31 @@ class Outcome:
     steps: int = 0
 
 
-def new_workflow(bundle: SpecBundle, context: EngineContext, variables: dict[str, Any]) -> BpmnWorkflow:
+def new_workflow(bundle: SpecBundle, context: EngineContext, variables: dict[str, Any], *,
+                 start_events: Collection[str] | None = None) -> BpmnWorkflow:
+    """A new instance; with `start_events`, it starts at those start events only."""
     hooks.install(bundle)
     workflow = BpmnWorkflow(bundle.spec, dict(bundle.subprocess_specs), script_engine=ScriptEngine(context))
     workflow.task_tree.data.update(variables)
+    if start_events is not None:
+        _start_only_at(workflow, set(start_events))
     return workflow
+
+
+def _start_only_at(workflow: BpmnWorkflow, element_ids: set[str]) -> None:
+    """Take the other start events out before the instance runs.
+
+    SpiffWorkflow lets all start events of a process race and a none start event wins at once, so a process
+    started by its message start event would run its none start event instead. Camunda starts exactly the start
+    event that was triggered (and a plain start at the none start event).
+    """
+    starts = [t for t in workflow.tasks.values() if isinstance(t.task_spec, StartEvent)]
+    unknown = element_ids - {element_id(t) for t in starts}
+    if unknown:
+        raise ValueError(f"The process {workflow.spec.name} has no start event {', '.join(sorted(unknown))}.")
+    for task in starts:
+        if element_id(task) not in element_ids:
+            task.cancel()
 
 
 def attach(workflow: BpmnWorkflow, bundle: SpecBundle, context: EngineContext) -> BpmnWorkflow:
