@@ -107,6 +107,7 @@ def test_overdue_waiting_wiedervorlagen_and_supervision(seeded: Runtime) -> None
     assert keys["fallmanagement", "abschluss_vorschlagen"] >= 1  # the Fallmanagement's Teamleitung decides
     assert keys["bleiberecht", "zureichenden_grund_dokumentieren"] >= 1  # §75 VwGO: three months passed
     assert keys["einbuergerung", "vs_nachhaken"] >= 1  # the Verfassungsschutz is late
+    assert keys["bleiberecht", "stellungnahme_abwarten"] >= 1  # after the Anhörung, waiting for the statement
     assert sum(count for (key, _), count in keys.items() if key == "bleiberecht") >= 10
     assert len([t for t in tasks if t.assignee]) >= 8  # "Meine Aufgaben" is not empty
 
