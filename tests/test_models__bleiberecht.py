@@ -464,6 +464,8 @@ def test_a_referral_is_accepted_decided_and_reported_back(runtime: Runtime) -> N
     assert _variables(runtime, instance)["zugang"] == {"weg": "verweisung", "rueckmeldung": True}
     _submit(runtime, instance, "verweisung_annehmen", {**VERWEISUNG, "antrag_liegt_vor": True,
                                                        "antragsdatum": "2026-01-05", "antragsart": "25a"})
+    with runtime.command(ADMIN) as ctx:  # the ABH's own Aktenzeichen becomes the procedure's business key
+        assert instances.get(ctx, instance).business_key == VERWEISUNG["aktenzeichen"]
     _to_decision(runtime, instance, VORAUSSETZUNGEN_25A)
     _submit(runtime, instance, "entscheidung_treffen", ERTEILEN)
     _submit(runtime, instance, "aufenthaltserlaubnis_erteilen", {"erteilungsdatum": "2026-02-02",

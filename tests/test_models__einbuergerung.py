@@ -509,6 +509,8 @@ def test_a_referral_without_application_reports_back_to_the_fallmanagement(runti
     assert _open(runtime, instance) == ["verweisung_annehmen"]
     _submit(runtime, instance, "verweisung_annehmen", {"aktenzeichen": "EBH-2026-000312", "person_name": "Olena M.",
                                                        "geburtsdatum": "1990-04-12", "beratungsdatum": "2026-01-12"})
+    with runtime.command(ADMIN) as ctx:  # the EBH's own Aktenzeichen becomes the procedure's business key
+        assert instances.get(ctx, instance).business_key == "EBH-2026-000312"
     _submit(runtime, instance, "beratung_durchfuehren", {"beratung_ergebnis": "kein_antrag"})
     assert _state(runtime, instance) == "completed"
     assert _variables(runtime, fm_case) == {"rueckmeldung_von": "ebh", "rueckmeldung_ergebnis":
