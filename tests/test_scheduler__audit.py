@@ -43,7 +43,8 @@ def _start_cases(runtime: Runtime, clock: ManualClock) -> None:
 
 def test_every_firing_escalation_and_notification_is_audited(
         runtime: Runtime, clock: ManualClock, people: None, smtp: tuple[notices.Inbox, int], tmp_path: Path) -> None:
-    (tmp_path / "escalation.toml").write_text("[default]\nbacklog_threshold = 1\n", encoding="utf-8")
+    escalation = '[default]\nbacklog_threshold = 1\nteamleitung_group = "abh-teamleitung"\n'
+    (tmp_path / "escalation.toml").write_text(escalation, encoding="utf-8")
     runtime.settings = replace(runtime.settings, config_dir=str(tmp_path), smtp_host="127.0.0.1", smtp_port=smtp[1])
     clock.set(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
     deploy(runtime, "timers", "start_timer", "timer_jobs", "external_tasks", "timer_reminders")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -51,9 +52,11 @@ def _kinds(runtime: Runtime, *kinds: str) -> list[tuple[str, str | None]]:
 
 
 @pytest.fixture
-def running(runtime: Runtime, smtp: tuple[notices.Inbox, int]) -> Iterator[scheduler.Scheduler]:
+def running(runtime: Runtime, smtp: tuple[notices.Inbox, int], tmp_path: Path) -> Iterator[scheduler.Scheduler]:
+    # the test processes name no Teamleitung in config/escalation.toml: the ABH lead of notices.people stands in
+    (tmp_path / "escalation.toml").write_text('[default]\nteamleitung_group = "abh-teamleitung"\n', encoding="utf-8")
     runtime.settings = replace(runtime.settings, scheduler_interval_seconds=0.05, smtp_host="127.0.0.1",
-                               smtp_port=smtp[1], smtp_from="kimflow@kommune.example")
+                               smtp_port=smtp[1], smtp_from="kimflow@kommune.example", config_dir=str(tmp_path))
     started = scheduler.start_in_background(runtime)
     yield started
     started.stop()
